@@ -1,0 +1,1 @@
+"""The command line: parsing and rendering only; decisions live in the core packages."""

@@ -1,0 +1,1 @@
+"""One module per CLI command, loaded only when that command runs."""

@@ -1,0 +1,148 @@
+"""Entry point: the click group, lazy command loading and the one place errors are caught."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import sys
+import traceback
+from pathlib import Path
+from typing import Any, NoReturn
+
+import click
+
+from mltoolkit import __version__
+from mltoolkit.cli.context import Settings
+from mltoolkit.errors import Error, ExitCode
+
+# name -> (module:attribute, one-line help). The help lives here so that `mltoolkit --help`
+# imports no command module at all; each module imports its heavy libraries inside the command.
+# Only commands that work are listed.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "policy": ("mltoolkit.cli.commands.policy:policy", "Check the policy file and export it."),
+}
+
+
+class LazyGroup(click.Group):
+    """A group that imports a command's module only when that command is run or asked for help."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        entry = COMMANDS.get(cmd_name)
+        if entry is None:
+            return None
+        module_name, attr = entry[0].split(":")
+        command = getattr(importlib.import_module(module_name), attr)
+        if not isinstance(command, click.Command):  # pragma: no cover - a wiring bug
+            raise TypeError(f"{entry[0]} is not a click command")
+        return command
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [(name, COMMANDS[name][1]) for name in self.list_commands(ctx)]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="mltoolkit")
+@click.option(
+    "--policy",
+    "policy_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Policy file (default: mltoolkit.yaml, or $MLTOOLKIT_POLICY).",
+)
+@click.option("--json", "json_output", is_flag=True, help="Print the result as one JSON document.")
+@click.option("--verbose", "-v", is_flag=True, help="Show debug output and tracebacks.")
+@click.option(
+    "--insecure-registry",
+    "insecure_registries",
+    multiple=True,
+    metavar="HOST[:PORT]",
+    help="Reach this registry over plain HTTP (loopback registries always are).",
+)
+@click.pass_context
+def cli(
+    ctx: click.Context,
+    policy_path: Path | None,
+    json_output: bool,
+    verbose: bool,
+    insecure_registries: tuple[str, ...],
+) -> None:
+    """Secure ML delivery: build, sign, scan, validate, register and promote models,
+    with signed evidence at every step.
+
+    Exit codes: 0 done, 1 a gate or verification said no, 2 bad usage or input,
+    3 an outside service or tool failed.
+    """
+    import os
+
+    env_policy = os.environ.get("MLTOOLKIT_POLICY")
+    explicit = policy_path is not None or bool(env_policy)
+    path = policy_path or Path(env_policy or "mltoolkit.yaml")
+    ctx.obj = Settings(
+        policy_path=path,
+        policy_explicit=explicit,
+        json_output=json_output,
+        verbose=verbose,
+        insecure_registries=insecure_registries,
+    )
+
+
+def _wants(flag: str, argv: list[str]) -> bool:
+    # The global flags are read from argv too, so that an error raised while click is still
+    # parsing is rendered the way the user asked.
+    return flag in argv
+
+
+def _fail(code: int, line: str, *, json_output: bool, kind: str) -> NoReturn:
+    click.echo(f"error: {line}", err=True)
+    if json_output:
+        doc: dict[str, Any] = {"ok": False, "exit_code": code, "error": {"kind": kind, "message": line}}
+        sys.stdout.write(json.dumps(doc, indent=2) + "\n")
+    sys.exit(code)
+
+
+def main(argv: list[str] | None = None) -> NoReturn:
+    """Run the CLI; every failure ends here as one line and an exit code."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    verbose = _wants("--verbose", args) or _wants("-v", args)
+    json_output = _wants("--json", args)
+    try:
+        cli.main(args=args, prog_name="mltoolkit", standalone_mode=False)
+    except Error as exc:
+        if verbose:
+            traceback.print_exc()
+        _fail(int(exc.exit_code), exc.diagnostics(), json_output=json_output, kind=type(exc).__name__)
+    except click.exceptions.NoArgsIsHelpError as exc:
+        click.echo(exc.format_message(), err=True)
+        sys.exit(int(ExitCode.USAGE))
+    except click.UsageError as exc:
+        where = exc.ctx.command_path if exc.ctx is not None else "mltoolkit"
+        hint = f"see '{where} --help'"
+        _fail(
+            int(ExitCode.USAGE),
+            f"{where}: {exc.format_message()}; {hint}",
+            json_output=json_output,
+            kind="UsageError",
+        )
+    except click.ClickException as exc:
+        _fail(exc.exit_code, exc.format_message(), json_output=json_output, kind="ClickException")
+    except click.exceptions.Abort:
+        _fail(130, "interrupted", json_output=json_output, kind="Abort")
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        _fail(130, "interrupted", json_output=json_output, kind="Abort")
+    except Exception as exc:  # a bug: still one line, with how to get the details
+        if verbose:
+            traceback.print_exc()
+        _fail(
+            int(ExitCode.EXTERNAL),
+            f"unexpected {type(exc).__name__}: {exc}; rerun with --verbose and report it",
+            json_output=json_output,
+            kind="InternalError",
+        )
+    sys.exit(0)
