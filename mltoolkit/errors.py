@@ -61,6 +61,6 @@ class DeniedError(Error):
 
 
 class ExternalError(Error):
-    """Something outside mltoolkit failed (engine, registry, MLflow, a tool), after retries. Exit 3."""
+    """The outside failed (engine, registry, MLflow, a tool), after retries. Exit 3."""
 
     exit_code = ExitCode.EXTERNAL

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import importlib
-import json
+import os
 import sys
-import traceback
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -19,7 +18,18 @@ from mltoolkit.errors import Error, ExitCode
 # imports no command module at all; each module imports its heavy libraries inside the command.
 # Only commands that work are listed.
 COMMANDS: dict[str, tuple[str, str]] = {
+    "build": ("mltoolkit.cli.commands.build:build", "Build an image with Docker and push it."),
     "policy": ("mltoolkit.cli.commands.policy:policy", "Check the policy file and export it."),
+    "keys": ("mltoolkit.cli.commands.keys:keys", "Generate cosign-compatible signing keys."),
+    "sign": ("mltoolkit.cli.commands.sign:sign", "Sign an image digest (cosign-compatible)."),
+    "verify": ("mltoolkit.cli.commands.verify:verify", "Verify an image's signatures."),
+    "attest": ("mltoolkit.cli.commands.attest:attest", "Attach a signed in-toto attestation."),
+    "verify-attestation": (
+        "mltoolkit.cli.commands.attest:verify_attestation",
+        "Verify and print an image's attestations.",
+    ),
+    "scan": ("mltoolkit.cli.commands.scan:scan", "Scan IMAGE@DIGEST with trivy and gate it."),
+    "sbom": ("mltoolkit.cli.commands.sbom:sbom", "Write a CycloneDX SBOM of IMAGE@DIGEST."),
 }
 
 
@@ -77,8 +87,6 @@ def cli(
     Exit codes: 0 done, 1 a gate or verification said no, 2 bad usage or input,
     3 an outside service or tool failed.
     """
-    import os
-
     env_policy = os.environ.get("MLTOOLKIT_POLICY")
     explicit = policy_path is not None or bool(env_policy)
     path = policy_path or Path(env_policy or "mltoolkit.yaml")
@@ -98,11 +106,26 @@ def _wants(flag: str, argv: list[str]) -> bool:
 
 
 def _fail(code: int, line: str, *, json_output: bool, kind: str) -> NoReturn:
+    # Error text can quote values a user passed; never let a masked secret through.
+    from mltoolkit.ci.masking import redact
+
+    line = redact(line)
     click.echo(f"error: {line}", err=True)
     if json_output:
-        doc: dict[str, Any] = {"ok": False, "exit_code": code, "error": {"kind": kind, "message": line}}
-        sys.stdout.write(json.dumps(doc, indent=2) + "\n")
+        _print_json({"ok": False, "exit_code": code, "error": {"kind": kind, "message": line}})
     sys.exit(code)
+
+
+def _print_json(doc: dict[str, Any]) -> None:
+    import json  # only on the paths that print JSON: start-up stays small
+
+    sys.stdout.write(json.dumps(doc, indent=2) + "\n")
+
+
+def _traceback() -> None:
+    import traceback
+
+    traceback.print_exc()
 
 
 def main(argv: list[str] | None = None) -> NoReturn:
@@ -111,20 +134,37 @@ def main(argv: list[str] | None = None) -> NoReturn:
     verbose = _wants("--verbose", args) or _wants("-v", args)
     json_output = _wants("--json", args)
     try:
-        cli.main(args=args, prog_name="mltoolkit", standalone_mode=False)
+        # An explicit width spares click's help formatter the import of shutil (and zlib, bz2,
+        # lzma behind it): a measurable share of `mltoolkit --help`.
+        width = (
+            int(os.environ.get("COLUMNS", "80")) if os.environ.get("COLUMNS", "").isdigit() else 80
+        )
+        cli.main(
+            args=args,
+            prog_name="mltoolkit",
+            standalone_mode=False,
+            terminal_width=min(width, 120),
+        )
     except Error as exc:
         if verbose:
-            traceback.print_exc()
-        _fail(int(exc.exit_code), exc.diagnostics(), json_output=json_output, kind=type(exc).__name__)
+            _traceback()
+        kind = type(exc).__name__
+        _fail(int(exc.exit_code), exc.diagnostics(), json_output=json_output, kind=kind)
     except click.exceptions.NoArgsIsHelpError as exc:
         click.echo(exc.format_message(), err=True)
+        if json_output:
+            where = exc.ctx.command_path if exc.ctx is not None else "mltoolkit"
+            message = f"{where}: missing a command"
+            error = {"kind": "UsageError", "message": message}
+            _print_json({"ok": False, "exit_code": int(ExitCode.USAGE), "error": error})
         sys.exit(int(ExitCode.USAGE))
     except click.UsageError as exc:
         where = exc.ctx.command_path if exc.ctx is not None else "mltoolkit"
         hint = f"see '{where} --help'"
+        message = exc.format_message().rstrip(".")
         _fail(
             int(ExitCode.USAGE),
-            f"{where}: {exc.format_message()}; {hint}",
+            f"{where}: {message}; {hint}",
             json_output=json_output,
             kind="UsageError",
         )
@@ -138,7 +178,7 @@ def main(argv: list[str] | None = None) -> NoReturn:
         _fail(130, "interrupted", json_output=json_output, kind="Abort")
     except Exception as exc:  # a bug: still one line, with how to get the details
         if verbose:
-            traceback.print_exc()
+            _traceback()
         _fail(
             int(ExitCode.EXTERNAL),
             f"unexpected {type(exc).__name__}: {exc}; rerun with --verbose and report it",
