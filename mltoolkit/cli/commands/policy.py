@@ -126,3 +126,29 @@ def _environment_text(env: Environment) -> str:
             text += f", at most {_duration_text(approvals.max_age)} old"
         parts.append(text)
     return "; ".join(parts)
+
+
+@policy.command("export")
+@click.option(
+    "--format",
+    "fmt",
+    required=True,
+    type=click.Choice(["containers-policy", "kyverno", "policy-controller"]),
+    help="containers/image policy.json, a Kyverno ClusterPolicy or a sigstore ClusterImagePolicy.",
+)
+@click.option("--output", "-o", type=click.Path(dir_okay=False), help="Write to a file.")
+def export(fmt: str, output: str | None) -> None:
+    """Turn the policy's trusted keys and identities into an admission enforcer's file."""
+    from mltoolkit.signing.export import export_policy
+    from mltoolkit.signing.keys import write_atomic
+
+    result = export_policy(require_policy(settings()), fmt)
+    for warning in result.warnings:
+        log(f"warning: {warning}")
+    if output is None:
+        click.echo(result.text, nl=False)
+    else:
+        from pathlib import Path
+
+        write_atomic(Path(output), result.text.encode(), 0o644)
+        log(f"{fmt} written to {output}")

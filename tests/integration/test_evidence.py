@@ -1,0 +1,79 @@
+"""collect_evidence against the real registry, with the policy's trust section."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from signing_images import push_image
+
+from mltoolkit.errors import InputError
+from mltoolkit.evidence import collect_evidence
+from mltoolkit.evidence.types import SCAN_RESULT, SIGNATURE
+from mltoolkit.oci.registry import RegistryClient
+from mltoolkit.policy.model import EvidenceType, KeySigner, Trust
+from mltoolkit.signing import dsse, storage
+from mltoolkit.signing.attest import attest_image
+from mltoolkit.signing.keys import generate_key_pair, load_signer
+from mltoolkit.signing.sign import sign_image
+from mltoolkit.signing.target import pinned_target
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def client() -> Iterator[RegistryClient]:
+    with RegistryClient() as c:
+        yield c
+
+
+@pytest.fixture
+def signers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Path]:
+    monkeypatch.setenv("MLTOOLKIT_KEY_PASSWORD", "pw")
+    for name in ("ci", "scanner"):
+        generate_key_pair(tmp_path / name, b"pw")
+    return {"ci": tmp_path / "ci", "scanner": tmp_path / "scanner"}
+
+
+def test_collects_verified_evidence_and_reasons(client, registry, signers) -> None:
+    image = push_image(client, f"{registry}/evidence/{uuid.uuid4().hex[:8]}")
+    target = pinned_target(client, image, action="sign")
+    ci = load_signer(f"{signers['ci']}.key")
+    scanner = load_signer(f"{signers['scanner']}.key")
+    sign_image(client, target, ci, {"git": "abc"}, "both")
+    attest_image(client, target, scanner, SCAN_RESULT, {"critical": 0}, "legacy")
+    attest_image(client, target, ci, SCAN_RESULT, {"critical": 0, "by": "ci"}, "bundle")
+    # an attestation about another digest, signed by a trusted key, stored with this image
+    other = push_image(client, image.name, "other")
+    stmt = dsse.statement(image.name, other.digest.hex, SCAN_RESULT, {"critical": 0})
+    current = storage.read_tag(client, image.repo_only(), image.digest, "att")
+    blob = json.dumps(dsse.sign_envelope(scanner, stmt)).encode()
+    storage.write_tag(
+        client, image.repo_only(), current, storage.new_layer(storage.DSSE_MEDIA_TYPE, blob, {})
+    )
+
+    trust = Trust(
+        keys={
+            "ci": KeySigner("ci", path=Path(f"{signers['ci']}.pub")),
+            "scanner": KeySigner("scanner", path=Path(f"{signers['scanner']}.pub")),
+        },
+        evidence={EvidenceType.SIGNATURE: ("ci",), EvidenceType.VULNERABILITY_SCAN: ("scanner",)},
+    )
+    report = collect_evidence(client, f"{image.name}@{image.digest}", trust)
+    kinds = sorted((e.type, e.signer) for e in report.verified)
+    assert kinds == [("signature", "ci"), ("signature", "ci"), ("vulnerability-scan", "scanner")]
+    scan = report.of_type("vulnerability-scan")[0]
+    assert scan.predicate == {"critical": 0}
+    assert scan.digest == str(image.digest)
+    assert {e.predicate_type for e in report.of_type("signature")} == {SIGNATURE}
+    reasons = " | ".join(reason for _, reason in report.rejected)
+    assert "signed by ci, who is not trusted for vulnerability-scan evidence" in reasons
+    assert f"its subject is {other.digest}" in reasons
+
+
+def test_requires_a_digest(client, registry, signers) -> None:
+    with pytest.raises(InputError, match="not pinned to a digest"):
+        collect_evidence(client, f"{registry}/evidence/x:latest", Trust())
