@@ -1,13 +1,16 @@
 """Outside CI (a laptop, or a CI system mltoolkit has no adapter for): plain lines on stderr.
 
 A command's outputs are already part of its result on stdout (``--json``), so ``set_outputs``
-only checks them; the summary, errors and warnings are printed on stderr.
+only checks them. The markdown summary repeats that result for CI pages, so locally it is written
+only where ``MLTOOLKIT_SUMMARY`` names a file (the example pipeline collects it there); errors and
+warnings are printed on stderr.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 
+from mltoolkit.ci import masking
 from mltoolkit.ci.base import Adapter, RunInfo, check_outputs
 
 
@@ -21,8 +24,12 @@ class Local(Adapter):
         check_outputs(outputs)
 
     def summary(self, markdown: str) -> None:
-        """Print the markdown on stderr."""
-        self._print(markdown.rstrip("\n"))
+        """Append the markdown to ``$MLTOOLKIT_SUMMARY`` when it is set; otherwise drop it."""
+        target = self.environ.get("MLTOOLKIT_SUMMARY")
+        if not target:
+            return
+        with open(target, "a", encoding="utf-8") as handle:
+            handle.write(masking.redact(markdown.rstrip("\n")) + "\n\n")
 
     def _report(self, label: str, message: str, file: str | None, line: int | None) -> None:
         where = ""

@@ -18,6 +18,14 @@ from mltoolkit.errors import Error, ExitCode
 # imports no command module at all; each module imports its heavy libraries inside the command.
 # Only commands that work are listed.
 COMMANDS: dict[str, tuple[str, str]] = {
+    "register": ("mltoolkit.cli.commands.register:register", "Register a model for an image."),
+    "status": ("mltoolkit.cli.commands.status:status", "Show a model's versions and lineage."),
+    "promote": ("mltoolkit.cli.commands.promote:promote", "Promote a version through its gates."),
+    "approve": ("mltoolkit.cli.commands.approve:approve", "Sign an approval of a version."),
+    "audit": ("mltoolkit.cli.commands.audit:audit", "Verify and tell a model's promotions."),
+    "report": ("mltoolkit.cli.commands.report:report", "Write a release page for a version."),
+    "verify-model": ("mltoolkit.cli.commands.verify_model:verify_model", "Verify a signed model."),
+    "model-digest": ("mltoolkit.cli.commands.verify_model:model_digest", "Print a model digest."),
     "build": ("mltoolkit.cli.commands.build:build", "Build an image with Docker and push it."),
     "policy": ("mltoolkit.cli.commands.policy:policy", "Check the policy file and export it."),
     "keys": ("mltoolkit.cli.commands.keys:keys", "Generate cosign-compatible signing keys."),
@@ -30,6 +38,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "scan": ("mltoolkit.cli.commands.scan:scan", "Scan IMAGE@DIGEST with trivy and gate it."),
     "sbom": ("mltoolkit.cli.commands.sbom:sbom", "Write a CycloneDX SBOM of IMAGE@DIGEST."),
+    "validate-data": ("mltoolkit.cli.commands.validate_data:validate_data", "Validate data with a GX suite and gate."),
 }
 
 
@@ -110,7 +119,13 @@ def _fail(code: int, line: str, *, json_output: bool, kind: str) -> NoReturn:
     from mltoolkit.ci.masking import redact
 
     line = redact(line)
-    click.echo(f"error: {line}", err=True)
+    if os.environ.get("GITHUB_ACTIONS") == "true":
+        # An annotation puts the reason on the run's summary page, not only in the log.
+        from mltoolkit.ci.github import GitHubActions
+
+        GitHubActions(os.environ).error(line)
+    else:
+        click.echo(f"error: {line}", err=True)
     if json_output:
         _print_json({"ok": False, "exit_code": code, "error": {"kind": kind, "message": line}})
     sys.exit(code)

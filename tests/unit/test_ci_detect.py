@@ -61,13 +61,19 @@ def test_local_adapter_prints_to_stderr_only(capsys, tmp_path, monkeypatch):
     captured = capsys.readouterr()
     assert captured.out == ""
     assert captured.err.splitlines() == [
-        "# Result",
         "error: a.yaml:2: broken",
         "warning: b.yaml: odd",
         "-- Step",
     ]
     assert list(tmp_path.iterdir()) == []
     assert adapter.run_info() == RunInfo(platform="local")
+
+
+def test_local_summary_goes_to_the_named_file_only(capsys, tmp_path):
+    target = tmp_path / "summary.md"
+    detect({"MLTOOLKIT_SUMMARY": str(target)}).summary("# Result\n")
+    assert target.read_text() == "# Result\n\n"
+    assert capsys.readouterr().err == ""
 
 
 def test_local_adapter_still_checks_outputs():
