@@ -38,7 +38,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "scan": ("mltoolkit.cli.commands.scan:scan", "Scan IMAGE@DIGEST with trivy and gate it."),
     "sbom": ("mltoolkit.cli.commands.sbom:sbom", "Write a CycloneDX SBOM of IMAGE@DIGEST."),
-    "validate-data": ("mltoolkit.cli.commands.validate_data:validate_data", "Validate data with a GX suite and gate."),
+    "validate-data": (
+        "mltoolkit.cli.commands.validate_data:validate_data",
+        "Validate data with a GX suite and gate.",
+    ),
 }
 
 
@@ -109,9 +112,25 @@ def cli(
 
 
 def _wants(flag: str, argv: list[str]) -> bool:
-    # The global flags are read from argv too, so that an error raised while click is still
-    # parsing is rendered the way the user asked.
-    return flag in argv
+    """Whether a global flag stands before the command name.
+
+    The global flags are read from argv too, so that an error raised while click is still
+    parsing is rendered the way the user asked. Only the part before the command counts: a
+    command's own ``--json FILE`` (scan, validate-data) is not the global flag.
+    """
+    takes_value = {"--policy", "--insecure-registry"}
+    skip = False
+    for arg in argv:
+        if skip:
+            skip = False
+            continue
+        if arg == flag:
+            return True
+        if arg in takes_value:
+            skip = True
+        elif not arg.startswith("-"):
+            return False
+    return False
 
 
 def _fail(code: int, line: str, *, json_output: bool, kind: str) -> NoReturn:

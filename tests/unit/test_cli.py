@@ -221,3 +221,20 @@ def test_error_in_a_subprocess_has_no_traceback(tmp_path):
     assert len(result.stderr.splitlines()) == 1
     assert "Traceback" not in result.stderr
     assert json.loads(result.stdout)["exit_code"] == 2
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["--json", "scan"], True),
+        (["--policy", "p.yaml", "--json", "scan"], True),
+        (["--policy", "--json", "scan"], False),  # "--json" is the policy file's name here
+        (["scan", "--json", "out.json"], False),  # the command's own report option
+        (["validate-data", "--json=out.json"], False),
+        ([], False),
+    ],
+)
+def test_global_flags_are_read_only_before_the_command(argv, expected):
+    from mltoolkit.cli.main import _wants
+
+    assert _wants("--json", argv) is expected

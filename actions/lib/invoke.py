@@ -1,0 +1,164 @@
+"""Turn a CI step's inputs into an mltoolkit command line, then run it.
+
+The composite actions and the GitLab templates pass their inputs here only through environment
+variables (``MLTOOLKIT_INPUT_<NAME>``), never by interpolating them into a shell script, so no
+input value is ever parsed by a shell. Lists are split here: tags on whitespace with shell-like
+quoting (``shlex``), build args and labels one ``KEY=VALUE`` per line, verbatim. A value that
+would be read as an option is refused, so an input cannot add flags of its own.
+
+Run with the Python of the environment the setup script made: ``python invoke.py build``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import sys
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+PREFIX = "MLTOOLKIT_INPUT_"
+_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-]*$")
+_TRUE = {"true", "1", "yes"}
+_FALSE = {"false", "0", "no", ""}
+
+
+class InputProblem(ValueError):
+    """An input value this step cannot use; the message names the input and the fix."""
+
+
+def _get(env: Mapping[str, str], name: str, default: str = "") -> str:
+    return env.get(PREFIX + name.upper().replace("-", "_"), default).strip()
+
+
+def _no_flag(name: str, value: str) -> str:
+    if value.startswith("-"):
+        raise InputProblem(
+            f"input '{name}': '{value}' looks like an option; values may not start with '-'"
+        )
+    return value
+
+
+def _words(env: Mapping[str, str], name: str) -> list[str]:
+    try:
+        words = shlex.split(_get(env, name), comments=False, posix=True)
+    except ValueError as exc:
+        raise InputProblem(f"input '{name}': {exc} (quote values with matching quotes)") from None
+    return [_no_flag(name, w) for w in words]
+
+
+def _pairs(env: Mapping[str, str], name: str) -> list[str]:
+    pairs = []
+    for number, line in enumerate(_get(env, name).splitlines(), start=1):
+        entry = line.strip()
+        if not entry or entry.startswith("#"):
+            continue
+        key, sep, _ = entry.partition("=")
+        if not sep or not _KEY.match(key):
+            raise InputProblem(f"input '{name}' line {number}: expected KEY=VALUE, got '{entry}'")
+        pairs.append(entry)
+    return pairs
+
+
+def _flag(env: Mapping[str, str], name: str) -> bool:
+    value = _get(env, name).lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise InputProblem(f"input '{name}': expected true or false, got '{value}'")
+
+
+def build_argv(env: Mapping[str, str]) -> list[str]:
+    """The ``mltoolkit build`` arguments for the inputs in ``env``."""
+    image = _no_flag("image", _get(env, "image"))
+    if not image:
+        raise InputProblem("input 'image' is required (a repository: registry.example.com/app)")
+    context = _no_flag("context", _get(env, "context") or ".")
+    argv = ["build", "--context", context, "--image", image]
+    if dockerfile := _get(env, "file"):
+        argv += ["--file", _no_flag("file", dockerfile)]
+    for tag in _words(env, "tags"):
+        argv += ["--tag", tag]
+    for pair in _pairs(env, "build-args"):
+        argv += ["--build-arg", pair]
+    for pair in _pairs(env, "labels"):
+        argv += ["--label", pair]
+    if _flag(env, "push"):
+        argv.append("--push")
+    if provenance := _get(env, "provenance"):
+        argv += ["--provenance", _no_flag("provenance", provenance)]
+    return argv
+
+
+def validate_data_argv(env: Mapping[str, str]) -> list[str]:
+    """The ``mltoolkit validate-data`` arguments for the inputs in ``env``."""
+    argv = ["validate-data"]
+    for name in ("suite", "data"):
+        value = _no_flag(name, _get(env, name))
+        if not value:
+            raise InputProblem(f"input '{name}' is required")
+        argv += [f"--{name}", value]
+    # `--json=FILE` as one word: a bare `--json` in argv also switches the CLI's error output.
+    for name in ("json", "junit", "docs", "spark-master", "attest", "key"):
+        if value := _get(env, name):
+            argv.append(f"--{name}={_no_flag(name, value)}")
+    if _flag(env, "keyless"):
+        argv.append("--keyless")
+    return argv
+
+
+def register_argv(env: Mapping[str, str]) -> list[str]:
+    """The ``mltoolkit register`` arguments for the inputs in ``env``."""
+    argv = ["register"]
+    for name in ("name", "image"):
+        value = _no_flag(name, _get(env, name))
+        if not value:
+            raise InputProblem(f"input '{name}' is required")
+        argv += [f"--{name}", value]
+    model_uri, run_id = _get(env, "model-uri"), _get(env, "run-id")
+    if bool(model_uri) == bool(run_id):
+        raise InputProblem("give exactly one of the inputs 'model-uri' and 'run-id'")
+    if model_uri:
+        argv += ["--model-uri", _no_flag("model-uri", model_uri)]
+    else:
+        argv += ["--run-id", _no_flag("run-id", run_id)]
+        path = _get(env, "artifact-path") or "model"
+        argv += ["--artifact-path", _no_flag("artifact-path", path)]
+    for pair in _pairs(env, "metrics"):
+        argv += ["--metric", pair]
+    # `--opt=VALUE` as one word: a description may start with anything but '-'.
+    for name in ("description", "key"):
+        if value := _get(env, name):
+            argv.append(f"--{name}={_no_flag(name, value)}")
+    for key in _words(env, "evidence-keys"):
+        argv += ["--evidence-key", key]
+    return argv
+
+
+STEPS: dict[str, Callable[[Mapping[str, str]], list[str]]] = {
+    "register": register_argv,
+    "build": build_argv,
+    "validate-data": validate_data_argv,
+}
+
+
+def main(args: list[str]) -> int:
+    """Build the command line for step ``args[0]`` from the environment and replace this process."""
+    if len(args) != 1 or args[0] not in STEPS:
+        print(f"usage: invoke.py {{{'|'.join(sorted(STEPS))}}}", file=sys.stderr)
+        return 2
+    try:
+        argv = STEPS[args[0]](os.environ)
+    except InputProblem as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    tool = Path(sys.executable).parent / "mltoolkit"
+    if os.environ.get("RUNNER_DEBUG") == "1":
+        print(f"running: {shlex.join([str(tool), *argv])}", file=sys.stderr)
+    os.execv(tool, [str(tool), *argv])  # noqa: S606 - argv list, no shell
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

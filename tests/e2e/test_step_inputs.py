@@ -1,0 +1,194 @@
+"""How CI inputs become an mltoolkit command line (actions/lib/invoke.py) and how the setup
+script guards its inputs and lock files. Fast, offline: no e2e marker."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import re
+import subprocess
+import tomllib
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+from e2e_harness import PAYLOAD, ROOT
+
+SETUP = ROOT / "actions" / "lib" / "setup-mltoolkit"
+
+
+def _load_invoke() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("invoke", ROOT / "actions" / "lib" / "invoke.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+invoke = _load_invoke()
+
+
+def env(**inputs: str) -> dict[str, str]:
+    return {f"MLTOOLKIT_INPUT_{k.upper()}": v for k, v in inputs.items()}
+
+
+def test_full_inputs_become_one_argv_without_a_shell() -> None:
+    argv = invoke.build_argv(
+        env(
+            context="app",
+            file="docker/Dockerfile",
+            image="127.0.0.1:5000/team/app",
+            tags='v1 "release 2"\nlatest',
+            build_args="BASE=busybox\n\nNOTE=a b c\n",
+            labels=f"org.example.note={PAYLOAD}",
+            push="true",
+            provenance="prov.json",
+        )
+    )
+    assert argv == [
+        "build",
+        "--context",
+        "app",
+        "--image",
+        "127.0.0.1:5000/team/app",
+        "--file",
+        "docker/Dockerfile",
+        "--tag",
+        "v1",
+        "--tag",
+        "release 2",
+        "--tag",
+        "latest",
+        "--build-arg",
+        "BASE=busybox",
+        "--build-arg",
+        "NOTE=a b c",
+        "--label",
+        f"org.example.note={PAYLOAD}",
+        "--push",
+        "--provenance",
+        "prov.json",
+    ]
+
+
+def test_defaults_build_the_current_directory_without_push() -> None:
+    assert invoke.build_argv(env(image="r/app")) == ["build", "--context", ".", "--image", "r/app"]
+
+
+@pytest.mark.parametrize(
+    ("inputs", "message"),
+    [
+        ({"image": ""}, "input 'image' is required"),
+        ({"image": "--push"}, "input 'image': '--push' looks like an option"),
+        ({"image": "r/app", "tags": "v1 --file=/etc/passwd"}, "input 'tags'"),
+        ({"image": "r/app", "tags": 'v1 "unclosed'}, "No closing quotation"),
+        ({"image": "r/app", "context": "-x"}, "input 'context'"),
+        ({"image": "r/app", "build_args": "JUSTAKEY"}, "input 'build-args' line 1"),
+        ({"image": "r/app", "labels": "ok=1\n=v"}, "input 'labels' line 2"),
+        ({"image": "r/app", "push": "maybe"}, "input 'push': expected true or false"),
+    ],
+)
+def test_bad_inputs_are_refused_with_the_input_named(inputs: dict[str, str], message: str) -> None:
+    with pytest.raises(invoke.InputProblem, match=re.escape(message)):
+        invoke.build_argv(env(**inputs))
+
+
+def test_validate_data_inputs_become_one_argv() -> None:
+    argv = invoke.validate_data_argv(
+        env(
+            suite="suites/tx.yaml",
+            data="postgresql://ml@db:5432/wh?table=tx",
+            json="result.json",
+            junit="",
+            spark_master="local[2]",
+            attest="r/app@sha256:" + "a" * 64,
+            key="cosign.key",
+            keyless="false",
+        )
+    )
+    assert argv == [
+        "validate-data",
+        "--suite",
+        "suites/tx.yaml",
+        "--data",
+        "postgresql://ml@db:5432/wh?table=tx",
+        "--json=result.json",
+        "--spark-master=local[2]",
+        "--attest=r/app@sha256:" + "a" * 64,
+        "--key=cosign.key",
+    ]
+    with pytest.raises(invoke.InputProblem, match="input 'data' is required"):
+        invoke.validate_data_argv(env(suite="s.yaml"))
+    with pytest.raises(invoke.InputProblem, match="input 'key'"):
+        invoke.validate_data_argv(env(suite="s.yaml", data="d.csv", key="--keyless"))
+
+
+def test_main_reports_bad_input_as_exit_2(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("MLTOOLKIT_INPUT_IMAGE", raising=False)
+    assert invoke.main(["build"]) == 2
+    assert "input 'image' is required" in capsys.readouterr().err
+    assert invoke.main(["nonsense"]) == 2
+
+
+def _setup(tmp_path: Path, extras: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["bash", str(SETUP)],
+        env={
+            "PATH": os.environ["PATH"],
+            "HOME": str(tmp_path),
+            "MLTOOLKIT_EXTRAS": extras,
+            "MLTOOLKIT_SETUP_CACHE": str(tmp_path / "cache"),
+        },
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize(
+    ("extras", "message"),
+    [
+        ("nosuchextra", "no lock file requirements/nosuchextra.txt; allowed sets: core"),
+        ("--index-url=http://evil", "is not an extra name"),
+        ("a;b", "is not an extra name"),
+    ],
+)
+def test_setup_refuses_extras_outside_the_allow_list(
+    tmp_path: Path, extras: str, message: str
+) -> None:
+    done = _setup(tmp_path, extras)
+    assert done.returncode == 2
+    assert message in done.stderr
+    assert not (tmp_path / "cache").exists() or not any((tmp_path / "cache").iterdir())
+
+
+def _pinned(lock: Path) -> dict[str, str]:
+    pins = {}
+    for match in re.finditer(r"^([A-Za-z0-9_.-]+)==([^\s;\\]+)", lock.read_text(), re.MULTILINE):
+        pins[match.group(1).lower().replace("_", "-")] = match.group(2)
+    return pins
+
+
+LOCKS = sorted((ROOT / "requirements").glob("*.txt"))
+
+
+def test_core_is_locked() -> None:
+    assert ROOT / "requirements" / "core.txt" in LOCKS
+
+
+@pytest.mark.parametrize("lock", LOCKS, ids=lambda p: p.stem)
+def test_each_lock_pins_its_dependencies_and_the_build_backend_with_hashes(lock: Path) -> None:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    extras = [] if lock.stem == "core" else lock.stem.split("+")
+    wanted = [*project["project"]["dependencies"], *project["build-system"]["requires"]]
+    for extra in extras:
+        wanted += project["project"]["optional-dependencies"][extra]
+    pins = _pinned(lock)
+    for requirement in wanted:
+        name = re.split(r"[<>=!~\[; ]", requirement, maxsplit=1)[0].lower().replace("_", "-")
+        assert name in pins, f"{name} is not pinned in {lock.name}; run scripts/lock-requirements"
+    # Every pinned requirement carries at least one hash, so pip runs in --require-hashes mode.
+    blocks = re.split(r"\n(?=[A-Za-z0-9])", lock.read_text().split("\n", 1)[1])
+    assert all("--hash=sha256:" in block for block in blocks if "==" in block)
