@@ -137,7 +137,51 @@ def register_argv(env: Mapping[str, str]) -> list[str]:
     return argv
 
 
+def _required(env: Mapping[str, str], name: str) -> str:
+    value = _no_flag(name, _get(env, name))
+    if not value:
+        raise InputProblem(f"input '{name}' is required")
+    return value
+
+
+def _version(env: Mapping[str, str]) -> str:
+    version = _required(env, "version")
+    if not version.isdigit():
+        raise InputProblem(f"input 'version': expected a version number, got '{version}'")
+    return version
+
+
+def promote_argv(env: Mapping[str, str]) -> list[str]:
+    """The ``mltoolkit promote`` arguments for the inputs in ``env``."""
+    model, version = _required(env, "model"), _version(env)
+    argv = ["promote", model, "--version", version, "--to", _required(env, "environment")]
+    if _flag(env, "dry-run"):
+        argv.append("--dry-run")
+    elif key := _get(env, "key"):
+        argv.append(f"--key={_no_flag('key', key)}")
+    else:
+        raise InputProblem("input 'key' is required unless 'dry-run' is true")
+    if audit_log := _get(env, "audit-log"):
+        argv.append(f"--audit-log={_no_flag('audit-log', audit_log)}")
+    return argv
+
+
+def approve_argv(env: Mapping[str, str]) -> list[str]:
+    """The ``mltoolkit approve`` arguments for the inputs in ``env``."""
+    model, version = _required(env, "model"), _version(env)
+    argv = ["approve", model, "--version", version, "--env", _required(env, "environment")]
+    key, keyless = _get(env, "key"), _flag(env, "keyless")
+    if bool(key) == keyless:
+        raise InputProblem("give exactly one of the inputs 'key' and 'keyless: true'")
+    argv.append(f"--key={_no_flag('key', key)}" if key else "--keyless")
+    if comment := _get(env, "comment"):
+        argv.append(f"--comment={comment}")
+    return argv
+
+
 STEPS: dict[str, Callable[[Mapping[str, str]], list[str]]] = {
+    "promote": promote_argv,
+    "approve": approve_argv,
     "register": register_argv,
     "build": build_argv,
     "validate-data": validate_data_argv,
