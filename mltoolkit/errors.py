@@ -35,6 +35,14 @@ class Error(Exception):
         self.what = what
         self.where = where
         self.fix = fix
+        # Set when the command already printed its result document (a gate table, a scan
+        # report): under --json that document stays the only one on stdout.
+        self.result_emitted = False
+
+    def after_result(self) -> Error:
+        """Mark that the command's result was already emitted; returns ``self`` to raise."""
+        self.result_emitted = True
+        return self
 
     def diagnostics(self) -> str:
         """The one line a user reads: ``where: what; fix``."""

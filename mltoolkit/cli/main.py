@@ -173,7 +173,7 @@ def main(argv: list[str] | None = None) -> NoReturn:
         width = (
             int(os.environ.get("COLUMNS", "80")) if os.environ.get("COLUMNS", "").isdigit() else 80
         )
-        cli.main(
+        returned = cli.main(
             args=args,
             prog_name="mltoolkit",
             standalone_mode=False,
@@ -183,7 +183,8 @@ def main(argv: list[str] | None = None) -> NoReturn:
         if verbose:
             _traceback()
         kind = type(exc).__name__
-        _fail(int(exc.exit_code), exc.diagnostics(), json_output=json_output, kind=kind)
+        document = json_output and not exc.result_emitted
+        _fail(int(exc.exit_code), exc.diagnostics(), json_output=document, kind=kind)
     except click.exceptions.NoArgsIsHelpError as exc:
         click.echo(exc.format_message(), err=True)
         if json_output:
@@ -219,4 +220,5 @@ def main(argv: list[str] | None = None) -> NoReturn:
             json_output=json_output,
             kind="InternalError",
         )
-    sys.exit(0)
+    # Without standalone mode click hands back the code of a ctx.exit(N) instead of exiting.
+    sys.exit(returned if isinstance(returned, int) and not isinstance(returned, bool) else 0)

@@ -23,6 +23,7 @@ import click
 import pytest
 
 from mltoolkit.cli import main as cli_main
+from mltoolkit.cli.context import emit
 from mltoolkit.errors import DeniedError, Error, ExternalError, InputError
 
 HEAVY = ("mlflow", "great_expectations", "pandas", "pyspark", "sigstore", "docker", "numpy")
@@ -165,6 +166,12 @@ def failing_command(monkeypatch):
     @click.command("boom")
     @click.argument("kind")
     def boom(kind: str) -> None:
+        if kind == "gate":
+            # A gate prints its result first, then says no.
+            emit({"verdict": "fail"}, "verdict: fail")
+            raise DeniedError("gate failed", where="r/x@sha256:ab").after_result()
+        if kind == "exit":
+            click.get_current_context().exit(4)
         raise errors[kind]
 
     module = types.ModuleType("mltoolkit_test_boom")
@@ -196,6 +203,18 @@ def test_error_inside_a_command_is_one_line(failing_command, capsys, kind, code,
         "exit_code": code,
         "error": {"kind": type(error).__name__, "message": error.diagnostics()},
     }
+
+
+def test_a_gate_keeps_its_result_as_the_only_json_document(failing_command, capsys):
+    exit_code, out, err = run_main(["--json", "boom", "gate"], capsys)
+    assert exit_code == 1
+    assert json.loads(out) == {"verdict": "fail"}
+    assert err == "error: r/x@sha256:ab: gate failed\n"
+
+
+def test_ctx_exit_code_is_the_process_exit_code(failing_command, capsys):
+    exit_code, _, _ = run_main(["boom", "exit"], capsys)
+    assert exit_code == 4
 
 
 def test_verbose_shows_the_traceback(failing_command, capsys):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
@@ -27,15 +27,11 @@ def publish(assessment: Assessment, outputs: dict[str, str]) -> None:
         platform.error(f"gate {gate.gate} failed: {gate.why}")
 
 
-def deny(message: str, where: str, fix: str) -> None:
+def deny(message: str, where: str, fix: str) -> NoReturn:
     """Exit 1 with one line (as the only stdout document under --json, the result is kept)."""
     from mltoolkit.errors import DeniedError
 
-    denied = DeniedError(message, where=where, fix=fix)
-    if settings().json_output:
-        log(f"error: {denied.diagnostics()}")
-        raise SystemExit(int(denied.exit_code))
-    raise denied
+    raise DeniedError(message, where=where, fix=fix).after_result()
 
 
 @click.command("promote")

@@ -1,0 +1,1 @@
+"""A small, synthetic trivy vulnerability DB for tests, served from a real OCI registry."""
