@@ -568,3 +568,12 @@ def test_find_policy_named_but_missing_is_an_error(tmp_path: Path) -> None:
     settings = Settings(policy_path=tmp_path / "named.yaml", policy_explicit=True)
     with pytest.raises(InputError, match="policy file not found"):
         find_policy(settings)
+
+
+def test_the_example_policys_ignore_file_is_a_valid_scan_ignore_file():
+    from mltoolkit.scan.ignore import load_ignore_file
+
+    policy = load_policy(Path(__file__).parents[2] / "examples" / "policy" / "mltoolkit.yaml")
+    assert policy.gates.scan.ignore_file is not None
+    entries = load_ignore_file(policy.gates.scan.ignore_file)
+    assert entries and all(entry.reason and entry.expires for entry in entries)
