@@ -179,7 +179,109 @@ def approve_argv(env: Mapping[str, str]) -> list[str]:
     return argv
 
 
+def _signer(env: Mapping[str, str], *, required: bool) -> list[str]:
+    """``--key=REF`` or ``--keyless`` from the inputs ``key`` and ``keyless`` (never both)."""
+    key, keyless = _get(env, "key"), _flag(env, "keyless")
+    if key and keyless:
+        raise InputProblem("give only one of the inputs 'key' and 'keyless: true'")
+    if key:
+        return [f"--key={_no_flag('key', key)}"]
+    if keyless:
+        return ["--keyless"]
+    if required:
+        raise InputProblem(
+            "give one of the inputs 'key' (a key file or KMS URI) and 'keyless: true'"
+        )
+    return []
+
+
+def _options(env: Mapping[str, str], names: tuple[str, ...]) -> list[str]:
+    # `--opt=VALUE` as one word: a bare `--json` in argv also switches the CLI's error output.
+    return [f"--{name}={_no_flag(name, value)}" for name in names if (value := _get(env, name))]
+
+
+def sign_argv(env: Mapping[str, str]) -> list[str]:
+    """The ``mltoolkit sign`` arguments for the inputs in ``env``."""
+    argv = ["sign", _required(env, "image"), *_signer(env, required=True)]
+    for pair in _pairs(env, "annotations"):
+        argv.append(f"--annotation={pair}")
+    return argv + _options(env, ("format",))
+
+
+def verify_argv(env: Mapping[str, str]) -> list[str]:
+    """The ``mltoolkit verify`` arguments for the inputs in ``env``."""
+    argv = ["verify", _required(env, "image")]
+    argv += [f"--key={key}" for key in _words(env, "keys")]
+    identity = (
+        "certificate-identity",
+        "certificate-identity-regexp",
+        "certificate-oidc-issuer",
+        "certificate-oidc-issuer-regexp",
+    )
+    argv += _options(env, identity)
+    if len(argv) == 2:
+        raise InputProblem("give the input 'keys' or a keyless 'certificate-identity' (or -regexp)")
+    argv += [f"--signed-identity={name}" for name in _words(env, "signed-identities")]
+    return argv
+
+
+def attest_argv(env: Mapping[str, str]) -> list[str]:
+    """The ``mltoolkit attest`` arguments for the inputs in ``env``."""
+    image, kind, predicate = (_required(env, n) for n in ("image", "type", "predicate"))
+    argv = ["attest", image, f"--type={kind}", f"--predicate={predicate}"]
+    return argv + _signer(env, required=True) + _options(env, ("format",))
+
+
+def _attestation(env: Mapping[str, str]) -> list[str]:
+    if not _flag(env, "attest"):
+        if _get(env, "key") or _flag(env, "keyless"):
+            raise InputProblem("the inputs 'key' and 'keyless' need 'attest: true'")
+        return []
+    return ["--attest", *_signer(env, required=True), *_options(env, ("attest-format",))]
+
+
+def scan_argv(env: Mapping[str, str]) -> list[str]:
+    """The ``mltoolkit scan`` arguments for the inputs in ``env``."""
+    argv = ["scan", _required(env, "image")]
+    argv += _options(
+        env,
+        (
+            "fail-on",
+            "report-severity",
+            "ignore-file",
+            "db-repository",
+            "max-db-age",
+            "scanners",
+            "json",
+            "sarif",
+            "gitlab-report",
+        ),
+    )
+    if trivy_cache := _get(env, "trivy-cache"):
+        argv.append(f"--cache-dir={_no_flag('trivy-cache', trivy_cache)}")
+    # Empty means "as the policy says"; only an explicit value overrides it.
+    if _get(env, "ignore-unfixed"):
+        argv.append("--ignore-unfixed" if _flag(env, "ignore-unfixed") else "--no-ignore-unfixed")
+    for name in ("offline", "allow-stale-db"):
+        if _flag(env, name):
+            argv.append(f"--{name}")
+    return argv + _attestation(env)
+
+
+def sbom_argv(env: Mapping[str, str]) -> list[str]:
+    """The ``mltoolkit sbom`` arguments for the inputs in ``env``."""
+    argv = ["sbom", _required(env, "image"), f"--output={_required(env, 'output')}"]
+    if trivy_cache := _get(env, "trivy-cache"):
+        argv.append(f"--cache-dir={_no_flag('trivy-cache', trivy_cache)}")
+    return argv + _attestation(env)
+
+
 STEPS: dict[str, Callable[[Mapping[str, str]], list[str]]] = {
+    "attest": attest_argv,
+    "sbom": sbom_argv,
+    "scan": scan_argv,
+    "sign": sign_argv,
+    "verify": verify_argv,
     "promote": promote_argv,
     "approve": approve_argv,
     "register": register_argv,
