@@ -20,6 +20,10 @@ import docker
 import pytest
 import requests
 
+# Fixtures shared by several folders (the test vulnerability DB) are plugins of the root
+# conftest: pytest allows `pytest_plugins` only here, and loads them before any test module.
+pytest_plugins = ["support.trivydb.fixtures"]
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SERVICES_SCRIPT = REPO_ROOT / "scripts" / "services"
 BUSYBOX_IMAGE = "mltoolkit/busybox:1"

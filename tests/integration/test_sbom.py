@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 
 pytestmark = pytest.mark.integration
-pytest_plugins = ["support.trivydb.fixtures"]
 
 
 def test_sbom_lists_the_python_package(
@@ -30,6 +29,10 @@ def test_sbom_lists_the_python_package(
         digest = (line.get("aux") or {}).get("Digest") or digest
     out = tmp_path / "sbom.cdx.json"
     env = {**os.environ, **services, "MLTOOLKIT_TRIVY": str(trivy_bin)}
+    # As in a GitLab job: the outputs go to a dotenv report, the summary to a file.
+    dotenv, summary = tmp_path / "mltoolkit.env", tmp_path / "summary.md"
+    gitlab = {"MLTOOLKIT_PLATFORM": "gitlab", "MLTOOLKIT_DOTENV": str(dotenv)}
+    gitlab["MLTOOLKIT_SUMMARY"] = str(summary)
     proc = subprocess.run(
         [
             sys.executable,
@@ -44,7 +47,7 @@ def test_sbom_lists_the_python_package(
         ],
         capture_output=True,
         text=True,
-        env=env,
+        env={**env, **gitlab},
         timeout=300,
         check=False,
     )
@@ -54,6 +57,11 @@ def test_sbom_lists_the_python_package(
     purls = {c.get("purl") for c in doc.get("components", [])}
     assert "pkg:pypi/requests@2.19.0" in purls
     assert digest in json.dumps(doc["metadata"])
+    published = dotenv.read_text().splitlines()
+    assert f"MLTOOLKIT_DIGEST={digest}" in published
+    assert f"MLTOOLKIT_SBOM={out}" in published
+    assert f"MLTOOLKIT_COMPONENTS={len(doc['components'])}" in published
+    assert summary.read_text().startswith(f"### SBOM of `{repository}@{digest}`: CycloneDX")
     tag = subprocess.run(
         [sys.executable, "-m", "mltoolkit", "sbom", f"{repository}:test"],
         capture_output=True,

@@ -16,7 +16,6 @@ import jsonschema
 import pytest
 
 pytestmark = pytest.mark.integration
-pytest_plugins = ["support.trivydb.fixtures"]
 
 SCHEMAS = Path(__file__).resolve().parents[1] / "data" / "schemas"
 METADATA = b"Metadata-Version: 2.1\nName: requests\nVersion: 2.19.0\nSummary: HTTP\n"
