@@ -7,6 +7,7 @@ Pushes a tiny image, signs it (legacy .sig + bundle referrer) and attests five p
 (.att + bundle referrers), then measures, per round, in one process:
 - `verify_signatures` (what `mltoolkit verify` does): registry requests, TCP connections, time;
 - `verify_attestations` for one type and for all types;
+- `collect_evidence` (what the promotion gates read): signatures and all attestations at once;
 - skopeo (>= 1.11, when found) doing the signature part: `skopeo copy` under a sigstoreSigned
   policy (it also copies the one tiny layer to a dir:, which it needs to do to apply a policy).
 --write appends the table to bench/RESULTS.md.
@@ -35,6 +36,7 @@ sys.path.insert(0, str(ROOT / "tests" / "integration"))
 
 from signing_images import push_image  # noqa: E402
 
+from mltoolkit.evidence import collect_evidence  # noqa: E402
 from mltoolkit.oci.registry import RegistryClient  # noqa: E402
 from mltoolkit.signing.attest import PREDICATE_TYPES, attest_image  # noqa: E402
 from mltoolkit.signing.keys import generate_key_pair, load_public_key, load_signer  # noqa: E402
@@ -119,10 +121,14 @@ def main() -> None:
     def all_types(client: RegistryClient) -> int:
         return len(verify_attestations(client, resolved_target(client, image), trust).verified)
 
+    def evidence(client: RegistryClient) -> int:
+        return len(collect_evidence(client, f"{image.name}@{image.digest}", trust).verified)
+
     rows: dict[str, list[tuple[float, int, int, Any]]] = {
         "signatures": [],
         "one attestation type": [],
         "all attestations": [],
+        "collect_evidence (signatures + all attestations)": [],
     }
     skopeo = skopeo_binary()
     skopeo_times: list[float] = []
@@ -152,6 +158,7 @@ def main() -> None:
         rows["signatures"].append(measure(sigs))
         rows["one attestation type"].append(measure(one_type))
         rows["all attestations"].append(measure(all_types))
+        rows["collect_evidence (signatures + all attestations)"].append(measure(evidence))
         if skopeo:
             out = work / f"out-{uuid.uuid4().hex[:6]}"
             start = time.perf_counter()

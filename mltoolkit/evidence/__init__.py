@@ -3,13 +3,20 @@
 Gates call ``collect_evidence``; nothing else in them checks signatures.
 """
 
-from mltoolkit.evidence.collect import Evidence, EvidenceReport, collect_evidence, trust_from_policy
+from mltoolkit.evidence.collect import (
+    Evidence,
+    EvidenceReport,
+    Rejected,
+    collect_evidence,
+    trust_from_policy,
+)
 from mltoolkit.evidence.types import PREDICATE_TYPES, evidence_type_of
 
 __all__ = [
     "PREDICATE_TYPES",
     "Evidence",
     "EvidenceReport",
+    "Rejected",
     "collect_evidence",
     "evidence_type_of",
     "trust_from_policy",

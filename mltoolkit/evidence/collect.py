@@ -8,8 +8,9 @@ the reason, so a gate can say why it is missing what it needs.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
+from mltoolkit.evidence.reading import ReadOnce
 from mltoolkit.evidence.types import SIGNATURE, evidence_type_of
 from mltoolkit.oci.reference import ImageRef
 from mltoolkit.signing.target import resolved_target
@@ -32,6 +33,8 @@ class Evidence:
 
     ``time`` is when the item says it was made: the unsigned creation annotation of a bundle
     (None for cosign 2.x layers); a gate that needs a trustworthy time reads it from ``predicate``.
+    ``digest`` is the image's; ``item_digest`` that of the stored item itself (the ``.sig``/``.att``
+    layer or the bundle referrer's manifest), None when it is not known.
     """
 
     type: str
@@ -41,11 +44,39 @@ class Evidence:
     time: str | None
     digest: str
     source: str
+    item_digest: str | None = None
+
+
+class Rejected(tuple[str, str]):
+    """A rejected item: unpacks as ``(source, reason)``; ``predicate_type`` is the type it
+    claimed (unverified), None when that could not be read."""
+
+    predicate_type: str | None
+
+    def __new__(cls, source: str, reason: str, predicate_type: str | None = None) -> Rejected:
+        """The pair, tagged with the claimed predicate type."""
+        item = super().__new__(cls, (source, reason))
+        item.predicate_type = predicate_type
+        return item
+
+    @property
+    def source(self) -> str:
+        """Where the item is stored."""
+        return self[0]
+
+    @property
+    def reason(self) -> str:
+        """Why it was rejected."""
+        return self[1]
 
 
 @dataclass
 class EvidenceReport:
-    """Verified evidence and rejected items (``(item, reason)``) for one digest."""
+    """Verified evidence and rejected items (``(item, reason)``) for one digest.
+
+    Items ``collect_evidence`` rejects are ``Rejected`` pairs: the reason then ends with the kind
+    of evidence the item claimed to be, so a gate finds, say, an approval signed by an unknown key.
+    """
 
     digest: str
     verified: list[Evidence] = field(default_factory=list)
@@ -90,28 +121,54 @@ def collect_evidence(
     per_type: dict[str, set[str]] | None = None
     if not isinstance(trust, Trust):
         trust, per_type = trust_from_policy(trust)
-    target = resolved_target(client, ref)
+    reader = ReadOnce(client)
+    # Both passes list the referrers; the second is served from what the first read.
+    shared = cast("RegistryClient", reader)
+    target = resolved_target(shared, ref)
     report = EvidenceReport(str(target.digest))
-    signatures = verify_signatures(client, target, trust)
-    attestations = verify_attestations(client, target, trust)
-    report.rejected.extend(signatures.rejected + attestations.rejected)
+    signatures = verify_signatures(shared, target, trust)
+    attestations = verify_attestations(shared, target, trust)
+    stored = reader.stored_items(target)
+    for source, reason in signatures.rejected + attestations.rejected:
+        claimed = stored.get(source, ("", None))[1]
+        report.rejected.append(_rejected(source, reason, claimed))
     for item in signatures.verified + attestations.verified:
-        _admit(report, item, trust, per_type)
+        _admit(report, item, trust, per_type, stored.get(item.source, (None, None))[0])
     return report
 
 
+def _rejected(source: str, reason: str, claimed: str | None) -> Rejected:
+    if claimed is None:
+        return Rejected(source, reason)
+    kind = evidence_type_of(claimed)
+    about = f"{kind} evidence, {claimed}" if kind != "other" else claimed
+    return Rejected(source, f"{reason} (claims to be {about})", claimed)
+
+
 def _admit(
-    report: EvidenceReport, item: Verified, trust: Trust, per_type: dict[str, set[str]] | None
+    report: EvidenceReport,
+    item: Verified,
+    trust: Trust,
+    per_type: dict[str, set[str]] | None,
+    item_digest: str | None,
 ) -> None:
     predicate_type = item.predicate_type or SIGNATURE
     kind = evidence_type_of(predicate_type)
     name = trust.name_of(item.signer)
     if per_type is not None and name not in per_type.get(kind, set()):
-        report.rejected.append(
-            (item.source, f"signed by {name}, who is not trusted for {kind} evidence")
-        )
+        reason = f"signed by {name}, who is not trusted for {kind} evidence"
+        report.rejected.append(Rejected(item.source, reason, predicate_type))
         return
     predicate = item.statement.get("predicate") if item.statement else item.annotations
     report.verified.append(
-        Evidence(kind, predicate_type, predicate, name, item.time, report.digest, item.source)
+        Evidence(
+            kind,
+            predicate_type,
+            predicate,
+            name,
+            item.time,
+            report.digest,
+            item.source,
+            item_digest or None,
+        )
     )

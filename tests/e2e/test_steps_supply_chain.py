@@ -55,7 +55,8 @@ jobs:
       - uses: actions/checkout@11bd71901bbe5b1630ceea73d27597364c9af683 # v4.2.2
         with:
           persist-credentials: false
-      - uses: ./actions/sign
+      - id: sign
+        uses: ./actions/sign
         with:
           image: ${{ env.E2E_IMAGE }}
           key: ${{ env.E2E_KEY }}
@@ -98,11 +99,17 @@ jobs:
           VERDICT: ${{ steps.scan.outputs.verdict }}
           DIGEST: ${{ steps.scan.outputs.digest }}
           SARIF: ${{ steps.scan.outputs.sarif }}
+          SIGNED: ${{ steps.sign.outputs.ref }}
+          VERIFIED: ${{ steps.verify.outputs.verified }}
+          SIGNERS: ${{ steps.verify.outputs.signers }}
+          UNTRUSTED_VERIFIED: ${{ steps.untrusted.outputs.verified }}
         run: |
           printf '%s' "$VERIFY" >"$OUT/verify-outcome"
           printf '%s' "$UNTRUSTED" >"$OUT/untrusted-outcome"
           printf '%s' "$SCAN" >"$OUT/scan-outcome"
           printf '%s %s %s' "$VERDICT" "$DIGEST" "$SARIF" >"$OUT/scan-outputs"
+          printf '%s %s %s' "$SIGNED" "$VERIFIED" "$UNTRUSTED_VERIFIED" >"$OUT/sign-outputs"
+          printf '%s' "$SIGNERS" >"$OUT/signers"
 """
 
 
@@ -205,6 +212,9 @@ def test_sign_verify_and_scan_actions(
     assert (out / "verify-outcome").read_text() == "success"
     assert (out / "untrusted-outcome").read_text() == "failure"
     assert password not in result.output
+    # The sign and verify steps hand over their outputs, the failed verification included.
+    assert (out / "sign-outputs").read_text() == f"{image} true false"
+    assert str(keys / "signer.pub") in (out / "signers").read_text()
     # The signature is in the registry where cosign 2.x looks for it.
     ref = ImageRef.parse(image)
     digest = ref.require_digest()
@@ -318,3 +328,17 @@ def test_sign_sbom_and_verify_templates_in_one_pipeline(
     assert f"{digest.algorithm}-{digest.hex}.sig" in tags
     assert f"{digest.algorithm}-{digest.hex}.att" in tags
     assert "Verified" in result.output
+    # Each job publishes its outputs as a dotenv report (variables for the later jobs).
+    artifacts = repo / ".gitlab-ci-local" / "artifacts"
+    published = {
+        job: (artifacts / f"mltoolkit-{job}" / "mltoolkit.env").read_text().splitlines()
+        for job in ("sign", "sbom", "verify")
+    }
+    assert f"MLTOOLKIT_REF={image}" in published["sign"]
+    assert f"MLTOOLKIT_DIGEST={digest}" in published["sbom"]
+    assert "MLTOOLKIT_SBOM=gl-sbom-mltoolkit.cdx.json" in published["sbom"]
+    assert any(line.startswith("MLTOOLKIT_ATTESTATION=legacy: ") for line in published["sbom"])
+    assert "MLTOOLKIT_VERIFIED=true" in published["verify"]
+    expanded = yaml.safe_load((repo / ".gitlab-ci-local" / "expanded-gitlab-ci.yml").read_text())
+    for job in ("sign", "sbom", "verify"):
+        assert expanded[f"mltoolkit-{job}"]["artifacts"]["reports"]["dotenv"] == "mltoolkit.env"

@@ -12,7 +12,7 @@ from signing_images import push_image
 
 from mltoolkit.errors import InputError
 from mltoolkit.evidence import collect_evidence
-from mltoolkit.evidence.types import SCAN_RESULT, SIGNATURE
+from mltoolkit.evidence.types import APPROVAL, SCAN_RESULT, SIGNATURE
 from mltoolkit.oci.registry import RegistryClient
 from mltoolkit.policy.model import EvidenceType, KeySigner, Trust
 from mltoolkit.signing import dsse, storage
@@ -77,3 +77,47 @@ def test_collects_verified_evidence_and_reasons(client, registry, signers) -> No
 def test_requires_a_digest(client, registry, signers) -> None:
     with pytest.raises(InputError, match="not pinned to a digest"):
         collect_evidence(client, f"{registry}/evidence/x:latest", Trust())
+
+
+def test_lists_referrers_once_names_stored_items_and_tags_rejections(
+    client, registry, signers, tmp_path, monkeypatch
+) -> None:
+    image = push_image(client, f"{registry}/evidence/{uuid.uuid4().hex[:8]}")
+    target = pinned_target(client, image, action="sign")
+    ci = load_signer(f"{signers['ci']}.key")
+    sign_image(client, target, ci, {}, "both")
+    # An approval signed by a key the policy does not know, in both formats.
+    generate_key_pair(tmp_path / "stranger", b"pw")
+    stranger = load_signer(str(tmp_path / "stranger.key"))
+    attest_image(client, target, stranger, APPROVAL, {"approver": "mallory"}, "both")
+    trust = Trust(keys={"ci": KeySigner("ci", path=Path(f"{signers['ci']}.pub"))})
+    listed: list[str] = []
+    real_referrers = RegistryClient.referrers
+
+    def counting(self, repo, digest, artifact_type=None):  # type: ignore[no-untyped-def]
+        listed.append(str(digest))
+        return real_referrers(self, repo, digest, artifact_type)
+
+    monkeypatch.setattr(RegistryClient, "referrers", counting)
+    report = collect_evidence(client, f"{image.name}@{image.digest}", trust)
+
+    assert listed == [str(image.digest)]
+    # Each evidence names the stored item it came from: the .sig layer, the bundle manifest.
+    sig = storage.read_tag(client, image.repo_only(), image.digest, "sig")
+    bundles = {str(d["digest"]) for d in client.referrers(image.repo_only(), image.digest)}
+    items = {e.source: e.item_digest for e in report.verified}
+    assert len(items) == 2
+    for source, item_digest in items.items():
+        if source.startswith("bundle referrer "):
+            assert item_digest == source.removeprefix("bundle referrer ")
+            assert item_digest in bundles
+        else:
+            assert item_digest == sig.layers[0].digest
+    # The stranger's approvals are rejected, tagged with the type they claim, and their reason
+    # names the approval kind, which is how the approvals gate finds them.
+    approvals = [r for r in report.rejected if getattr(r, "predicate_type", None) == APPROVAL]
+    assert len(approvals) == 2
+    for source, reason in approvals:
+        assert "does not verify" in reason
+        assert reason.endswith(f"(claims to be approval evidence, {APPROVAL})")
+        assert source.startswith(("bundle referrer ", f"{image.name}:"))

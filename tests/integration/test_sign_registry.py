@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -458,3 +459,70 @@ def test_keyless_bundle_from_an_untrusted_ca_is_rejected(client, keys, repo, cap
     assert code == 1
     # sigstore-python's own reason (here: no transparency log entry) follows the item's name
     assert f"from {GITHUB}: bundle referrer sha256:" in err
+
+
+def _github_outputs(path: Path) -> dict[str, str]:
+    blocks = re.findall(r"^([\w-]+)<<(\S+)\n(.*?)\n\2$", path.read_text(), re.MULTILINE | re.DOTALL)
+    return {name: value for name, _, value in blocks}
+
+
+def test_ci_outputs_and_job_summaries(client, keys, repo, tmp_path, capsys, monkeypatch) -> None:
+    image = push_image(client, repo)
+    pinned = f"{image.name}@{image.digest}"
+    outputs, summary = tmp_path / "github_output", tmp_path / "summary.md"
+    monkeypatch.setenv("MLTOOLKIT_PLATFORM", "github")
+    monkeypatch.setenv("GITHUB_ACTIONS", "true")
+    monkeypatch.setenv("GITHUB_OUTPUT", str(outputs))
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+
+    def step(args: list[str]) -> tuple[int, dict[str, str], str]:
+        outputs.write_text("")
+        summary.write_text("")
+        code, _, _ = run(args, capsys)
+        return code, _github_outputs(outputs), summary.read_text()
+
+    code, out, text = step(["sign", pinned, "--key", str(keys["one"])])
+    assert code == 0
+    assert out["digest"] == str(image.digest)
+    assert out["ref"] == pinned
+    assert out["signatures"].startswith("legacy: added to sha256-")
+    assert "; bundle: added referrer sha256:" in out["signatures"]
+    assert text.startswith(f"### Signed `{pinned}`")
+    assert "<details>" in text
+
+    code, out, text = step(["verify", pinned, "--key", str(keys["one.pub"])])
+    assert code == 0
+    assert out["verified"] == "true" and out["digest"] == str(image.digest)
+    assert str(keys["one.pub"]) in out["signers"]
+    assert text.startswith(f"### Signatures verified: `{pinned}`")
+
+    code, out, text = step(["verify", pinned, "--key", str(keys["two.pub"])])
+    assert code == 1
+    assert out["verified"] == "false" and out["signers"] == ""
+    assert text.startswith(f"### Signatures NOT verified: `{pinned}`")
+    assert "does not verify" in text
+
+    predicate = _predicate(tmp_path)
+    code, out, text = step(
+        [
+            "attest",
+            pinned,
+            "--type",
+            "vuln",
+            "--predicate",
+            str(predicate),
+            "--key",
+            str(keys["one"]),
+        ]
+    )
+    assert code == 0
+    assert out["predicate-type"] == "https://cosign.sigstore.dev/attestation/vuln/v1"
+    assert out["digest"] == str(image.digest)
+    assert "legacy: added to sha256-" in out["attestation"]
+    assert text.startswith(f"### Attested `{pinned}`")
+
+    code, out, text = step(["verify-attestation", pinned, "--key", str(keys["one.pub"])])
+    assert code == 0
+    assert out["verified"] == "true"
+    assert out["predicate-types"] == "https://cosign.sigstore.dev/attestation/vuln/v1"
+    assert text.startswith(f"### Attestations verified: `{pinned}`")

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import click
 
-from mltoolkit.cli.commands.verify import _nothing_verified, identity_options
+from mltoolkit.cli.commands.sign import publish_to_ci, written_text
+from mltoolkit.cli.commands.verify import _nothing_verified, identity_options, publish_verdict
 from mltoolkit.cli.context import emit, log, settings
 
 
@@ -80,6 +81,13 @@ def attest(
             log(f"attesting {predicate_type} for {target} with {signer.name}")
             result = attest_image(client, target, signer, predicate_type, document, fmt)
     doc = result.as_dict() | {"predicate_type": predicate_type}
+    outputs = {
+        "digest": str(target.digest),
+        "predicate-type": predicate_type,
+        "attestation": written_text(result.written),
+    }
+    rows = [("image", str(target)), ("predicate type", predicate_type), ("signer", result.signer)]
+    publish_to_ci(outputs, f"Attested `{target}`", rows, result.written)
     lines = [f"Attested {predicate_type} for {result.image} with {result.signer}"]
     lines += [f"  {kind}: {what}" for kind, what in result.written.items()]
     emit(doc, "\n".join(lines))
@@ -123,6 +131,8 @@ def verify_attestation(
     with cli_support.open_client(settings().insecure_registries) as client:
         target = resolved_target(client, ref)
         report = verify_attestations(client, target, trust, predicate_type)
+    found = sorted({str(item.predicate_type) for item in report.verified})
+    publish_verdict("attestations", str(target), report, {"predicate-types": ", ".join(found)})
     for source, reason in report.rejected:
         log(f"ignored: {source}: {reason}")
     if not report.verified:

@@ -15,6 +15,7 @@ from mltoolkit.cli.commands.scan import (
     load_policy_if_any,
     pinned_image,
 )
+from mltoolkit.cli.commands.sign import publish_to_ci, written_text
 from mltoolkit.cli.context import emit, log, settings
 from mltoolkit.scan.db import default_cache_dir
 from mltoolkit.scan.reports import write_json_atomic
@@ -85,13 +86,30 @@ def sbom(
             key_ref=key_ref,
             fmt=attest_format,
         )
-    if output is None or str(output) == "-":
+    to_stdout = output is None or str(output) == "-"
+    if not to_stdout:
+        write_json_atomic(Path(str(output)), doc)
+    _publish(target, "-" if to_stdout else str(output), components, written)
+    if to_stdout:
         sys.stdout.write(json.dumps(doc, indent=2) + "\n")
         return
-    write_json_atomic(output, doc)
     result = {"image": target, "output": str(output), "components": components}
     emit(
         {**result, "format": "CycloneDX", "attestation": written or None},
         f"wrote {output}: CycloneDX, {components} components"
         + (f"; attested ({', '.join(written)})" if written else ""),
     )
+
+
+def _publish(target: str, path: str, components: int, written: dict[str, str]) -> None:
+    """In CI: outputs ``digest``, ``sbom``, ``components`` (and ``attestation``) and a summary."""
+    outputs = {
+        "digest": target.rpartition("@")[2],
+        "sbom": path,
+        "components": str(components),
+    }
+    rows = [("image", target), ("sbom", path), ("components", str(components))]
+    if written:
+        outputs["attestation"] = written_text(written)
+        rows.append(("attested", ", ".join(written)))
+    publish_to_ci(outputs, f"SBOM of `{target}`: CycloneDX, {components} components", rows, written)

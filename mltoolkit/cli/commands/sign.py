@@ -60,7 +60,39 @@ def sign(
             result = sign_image(client, target, signer, values, fmt)
     lines = [f"Signed {result.image} with {result.signer}"]
     lines += [f"  {kind}: {what}" for kind, what in result.written.items()]
+    publish_to_ci(
+        {
+            "digest": str(target.digest),
+            "ref": str(target),
+            "signatures": written_text(result.written),
+        },
+        f"Signed `{target}`",
+        [("image", str(target)), ("signer", result.signer)],
+        result.written,
+    )
     emit(result.as_dict(), "\n".join(lines))
+
+
+def written_text(written: dict[str, str]) -> str:
+    """One line saying what was written where, e.g. ``legacy: added to ...; bundle: ...``."""
+    return "; ".join(f"{kind}: {what}" for kind, what in written.items())
+
+
+def publish_to_ci(
+    outputs: dict[str, str], headline: str, rows: list[tuple[str, str]], details: dict[str, str]
+) -> None:
+    """In CI, set the step outputs and write the job summary: the result first, then
+    ``rows`` as a table and ``details`` in a collapsed ``<details>`` block."""
+    from mltoolkit.ci import detect
+
+    platform = detect()
+    platform.set_outputs(outputs)
+    table = "\n".join(f"| {key} | `{value}` |" for key, value in rows)
+    markdown = f"### {headline}\n\n| | |\n|---|---|\n{table}\n"
+    if details:
+        items = "\n".join(f"- **{key}**: `{value}`" for key, value in details.items())
+        markdown += f"\n<details><summary>Details</summary>\n\n{items}\n\n</details>\n"
+    platform.summary(markdown)
 
 
 def _keyless_token(fmt: str) -> str:

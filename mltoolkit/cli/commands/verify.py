@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from mltoolkit.cli.context import emit, log, settings
+
+if TYPE_CHECKING:
+    from mltoolkit.signing.verify import Report
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -80,6 +83,7 @@ def verify(
         if ref.digest is None:
             log(f"{ref} resolved to {target.digest}")
         report = verify_signatures(client, target, trust)
+    publish_verdict("signatures", str(target), report)
     if not report.verified:
         raise DeniedError(
             _nothing_verified("signature", str(target), trust.describe(), report.rejected)
@@ -88,6 +92,27 @@ def verify(
     lines += [f"  ok: {v.source} signed by {v.signer}" for v in report.verified]
     lines += [f"  ignored: {source}: {reason}" for source, reason in report.rejected]
     emit(report.as_dict(), "\n".join(lines))
+
+
+def publish_verdict(
+    what: str, target: str, report: Report, extra: dict[str, str] | None = None
+) -> None:
+    """In CI: outputs ``verified`` (true/false), ``digest``, ``signers`` and a job summary."""
+    from mltoolkit.cli.commands.sign import publish_to_ci
+
+    signers = list(dict.fromkeys(v.signer for v in report.verified))
+    outputs = {
+        "verified": "true" if report.verified else "false",
+        "digest": target.rpartition("@")[2],
+        "signers": ", ".join(signers),
+        **(extra or {}),
+    }
+    state = "verified" if report.verified else "NOT verified"
+    rows = [("image", target), ("signers", outputs["signers"] or "none")]
+    rows += [(key, value) for key, value in (extra or {}).items()]
+    details = {f"ok: {v.source}": v.signer for v in report.verified}
+    details |= {f"ignored: {source}": reason for source, reason in report.rejected}
+    publish_to_ci(outputs, f"{what.capitalize()} {state}: `{target}`", rows, details)
 
 
 def _nothing_verified(kind: str, target: str, tried: str, rejected: list[tuple[str, str]]) -> str:
