@@ -184,3 +184,16 @@ def postgres_url() -> str:
     if "MLTOOLKIT_POSTGRES_URL" not in env:
         _unavailable(f"{SERVICES_SCRIPT} env did not print MLTOOLKIT_POSTGRES_URL")
     return env["MLTOOLKIT_POSTGRES_URL"]
+
+
+@pytest.fixture(autouse=True)
+def _mlflow_uris_do_not_leak() -> Iterator[None]:
+    """MLflow's fluent API exports MLFLOW_TRACKING_URI to the environment; a test that uses it
+    must not send the next test's subprocesses to its store."""
+    saved = {name: os.environ.get(name) for name in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")}
+    yield
+    for name, value in saved.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value

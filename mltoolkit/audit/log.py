@@ -18,7 +18,6 @@ import fcntl
 import hashlib
 import json
 import os
-import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -27,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from mltoolkit.errors import ExternalError, InputError
+from mltoolkit.files import write_atomic
 
 if TYPE_CHECKING:
     from mltoolkit.models.location import Location
@@ -163,15 +163,9 @@ def append_entry(path: Path, fields: Mapping[str, Any], signer: Signer) -> dict[
 
 
 def _write_atomic(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
+        write_atomic(path, data, durable=True)
     except OSError as exc:
-        Path(tmp).unlink(missing_ok=True)
         raise ExternalError(
             f"cannot write the audit log: {exc.strerror}", where=str(path)
         ) from None

@@ -31,9 +31,6 @@ is ``LOCAL_BUILDER_ID``, which claims nothing beyond "someone ran this on a mach
 
 from __future__ import annotations
 
-import json
-import os
-import tempfile
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -47,6 +44,7 @@ from mltoolkit.build.builder import BaseImage
 from mltoolkit.build.labels import rfc3339
 from mltoolkit.build.source import SourceInfo
 from mltoolkit.errors import InputError
+from mltoolkit.files import write_json_report
 from mltoolkit.oci.reference import ImageRef
 
 if TYPE_CHECKING:
@@ -180,22 +178,5 @@ def predicate(
 
 
 def write_json(path: Path, document: Mapping[str, Any]) -> None:
-    """Write ``document`` as JSON to ``path`` atomically (a temp file renamed into place)."""
-    data = json.dumps(document, indent=2, sort_keys=True) + "\n"
-    directory = path.parent if str(path.parent) else Path(".")
-    try:
-        directory.mkdir(parents=True, exist_ok=True)
-        fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                handle.write(data)
-            os.replace(temp, path)
-        except BaseException:
-            Path(temp).unlink(missing_ok=True)
-            raise
-    except OSError as exc:
-        raise InputError(
-            f"cannot write {path}: {exc.strerror or exc}",
-            where=str(path),
-            fix="check that the directory exists and is writable",
-        ) from exc
+    """Write ``document`` as JSON to ``path``, whole (exit 2 when it cannot be written)."""
+    write_json_report(path, document)

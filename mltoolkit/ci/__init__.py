@@ -40,13 +40,13 @@ def detect(environ: Mapping[str, str] | None = None, *, stream: TextIO | None = 
     # Only the chosen adapter is imported: `--help` of a command that imports this package
     # should not pay for the others.
     if chosen == "github":
-        from mltoolkit.ci.github import GitHubActions  # noqa: PLC0415
+        from mltoolkit.ci.github import GitHubActions
 
         return GitHubActions(env, stream)
     if chosen == "gitlab":
-        from mltoolkit.ci.gitlab import GitLabCI  # noqa: PLC0415
+        from mltoolkit.ci.gitlab import GitLabCI
 
         return GitLabCI(env, stream)
-    from mltoolkit.ci.local import Local  # noqa: PLC0415
+    from mltoolkit.ci.local import Local
 
     return Local(env, stream)

@@ -16,10 +16,8 @@ from ever printing or writing a secret.
 
 from __future__ import annotations
 
-import os
 import re
 import time
-import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -28,6 +26,7 @@ from typing import TextIO
 from mltoolkit.ci import masking
 from mltoolkit.ci.base import Adapter, RunInfo, check_outputs, env_value
 from mltoolkit.errors import ExternalError, InputError
+from mltoolkit.files import write_atomic
 
 KEY_PREFIX = "MLTOOLKIT_"
 DEFAULT_DOTENV = "mltoolkit.env"
@@ -72,19 +71,6 @@ def _check_value(name: str, value: str) -> None:
             where=f"output {name}",
             fix="publish a single-line value without '$' (a file path or a digest, say)",
         )
-
-
-def _write_atomically(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # A uniquely named sibling, then a rename: readers see the old file or the new, never half.
-    temp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    try:
-        with temp.open("x", encoding="utf-8", newline="") as out:
-            out.write(text)
-        os.replace(temp, path)
-    except BaseException:
-        temp.unlink(missing_ok=True)
-        raise
 
 
 class GitLabCI(Adapter):
@@ -142,7 +128,7 @@ class GitLabCI(Adapter):
         merged.update({dotenv_key(name): value for name, value in outputs.items()})
         text = "".join(f"{key}={value}\n" for key, value in merged.items())
         try:
-            _write_atomically(path, text)
+            write_atomic(path, text)
         except OSError as exc:
             raise ExternalError(
                 f"cannot write the dotenv report: {exc.strerror or exc}",
@@ -164,7 +150,7 @@ class GitLabCI(Adapter):
         path = self.summary_path
         try:
             previous = path.read_text(encoding="utf-8") if path.exists() else ""
-            _write_atomically(path, previous + text)
+            write_atomic(path, previous + text)
         except (OSError, UnicodeDecodeError) as exc:
             raise ExternalError(
                 f"cannot write the summary file: {exc}",

@@ -3,32 +3,9 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import xml.etree.ElementTree as ET
-from pathlib import Path
-from typing import Any
 
 from mltoolkit.data.results import EXAMPLES, ExpectationResult, Outcome
-from mltoolkit.errors import InputError
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file and a rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(data)
-        Path(temp).replace(path)
-    except OSError as exc:
-        Path(temp).unlink(missing_ok=True)
-        raise InputError(f"cannot write the report: {exc.strerror}", where=str(path)) from None
-
-
-def write_json(path: Path, doc: Any) -> None:
-    """A JSON document, atomically."""
-    write_atomic(path, (json.dumps(doc, indent=2, sort_keys=True, default=str) + "\n").encode())
 
 
 def examples(result: ExpectationResult, limit: int = EXAMPLES) -> str:

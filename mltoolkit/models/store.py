@@ -165,6 +165,39 @@ def mlflow_errors(location: Location, what: str, *, where: str | None = None) ->
         raise _translate(exc, location, what, where) from exc
 
 
+_URI_VARIABLES = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")
+
+
+@contextmanager
+def fluent_uris(location: Location) -> Iterator[None]:
+    """Point MLflow's fluent API (``mlflow.register_model``, ``mlflow.artifacts``) at ``location``
+    for one call, then put back what was there.
+
+    The fluent API reads process-wide URIs, and ``mlflow.set_tracking_uri`` also exports
+    ``MLFLOW_TRACKING_URI`` to the environment. Left in place, that would send a later store
+    in the same process, and every subprocess it starts, to this location.
+    """
+    import mlflow
+    from mlflow.tracking._model_registry import utils as registry_utils
+    from mlflow.tracking._tracking_service import utils as tracking_utils
+
+    saved_env = {name: os.environ.get(name) for name in _URI_VARIABLES}
+    saved_tracking = getattr(tracking_utils, "_tracking_uri", None)
+    saved_registry = getattr(registry_utils, "_registry_uri", None)
+    mlflow.set_tracking_uri(location.tracking_uri)
+    mlflow.set_registry_uri(location.registry_uri)
+    try:
+        yield
+    finally:
+        tracking_utils._tracking_uri = saved_tracking
+        registry_utils._registry_uri = saved_registry
+        for name, value in saved_env.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
 def _translate(exc: Exception, location: Location, what: str, where: str | None) -> Error:
     code = str(getattr(exc, "error_code", "") or "")
     message = " ".join(str(getattr(exc, "message", None) or exc).split())
@@ -279,9 +312,10 @@ class ModelStore:
         """
         import mlflow
 
-        with mlflow_errors(self.location, f"register a version of {name!r}"):
-            mlflow.set_tracking_uri(self.location.tracking_uri)
-            mlflow.set_registry_uri(self.location.registry_uri)
+        with (
+            mlflow_errors(self.location, f"register a version of {name!r}"),
+            fluent_uris(self.location),
+        ):
             mv = mlflow.register_model(source, name, tags=tags)
         version = normalise_version(mv.version)
         if description:
@@ -376,8 +410,10 @@ class ModelStore:
         import mlflow
         from mlflow.store.artifact.runs_artifact_repo import RunsArtifactRepository
 
-        with mlflow_errors(self.location, f"resolve the model source {source}"):
-            mlflow.set_tracking_uri(self.location.tracking_uri)
+        with (
+            mlflow_errors(self.location, f"resolve the model source {source}"),
+            fluent_uris(self.location),
+        ):
             if source.startswith("models:/"):
                 rest = source.removeprefix("models:/")
                 if "/" not in rest and "@" not in rest:
@@ -411,8 +447,10 @@ class ModelStore:
         import mlflow
 
         location = self.artifact_location(source)
-        with mlflow_errors(self.location, f"download the model artifacts {source}"):
-            mlflow.set_tracking_uri(self.location.tracking_uri)
+        with (
+            mlflow_errors(self.location, f"download the model artifacts {source}"),
+            fluent_uris(self.location),
+        ):
             destination.mkdir(parents=True, exist_ok=True)
             local = mlflow.artifacts.download_artifacts(
                 artifact_uri=location, dst_path=str(destination)

@@ -11,7 +11,6 @@ import base64
 import hashlib
 import os
 import sys
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -21,6 +20,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 
 from mltoolkit.errors import InputError
+from mltoolkit.files import write_atomic
 from mltoolkit.signing import keyfile
 
 PASSWORD_ENV = ("MLTOOLKIT_KEY_PASSWORD", "COSIGN_PASSWORD")
@@ -84,19 +84,6 @@ def key_hint(key: PublicKey) -> str:
     return base64.b64encode(hashlib.sha256(der).digest()).decode()
 
 
-def write_atomic(path: Path, data: bytes, mode: int) -> None:
-    """Write ``data`` to ``path`` through a temporary file in the same directory and a rename."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        os.fchmod(fd, mode)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def generate_key_pair(prefix: Path, password: bytes, *, force: bool = False) -> tuple[Path, Path]:
     """Write ``PREFIX.key`` (cosign-encrypted ECDSA P-256, mode 0600) and ``PREFIX.pub``."""
     key_path, pub_path = Path(f"{prefix}.key"), Path(f"{prefix}.pub")
@@ -115,8 +102,8 @@ def generate_key_pair(prefix: Path, password: bytes, *, force: bool = False) -> 
     der = private.private_bytes(
         serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )
-    write_atomic(key_path, keyfile.encrypt_pkcs8(der, password), 0o600)
-    write_atomic(pub_path, public_pem(private.public_key()), 0o644)
+    write_atomic(key_path, keyfile.encrypt_pkcs8(der, password), mode=0o600)
+    write_atomic(pub_path, public_pem(private.public_key()), mode=0o644)
     return key_path, pub_path
 
 

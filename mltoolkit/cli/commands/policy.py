@@ -139,8 +139,8 @@ def _environment_text(env: Environment) -> str:
 @click.option("--output", "-o", type=click.Path(dir_okay=False), help="Write to a file.")
 def export(fmt: str, output: str | None) -> None:
     """Turn the policy's trusted keys and identities into an admission enforcer's file."""
+    from mltoolkit.files import write_report
     from mltoolkit.signing.export import export_policy
-    from mltoolkit.signing.keys import write_atomic
 
     result = export_policy(require_policy(settings()), fmt)
     for warning in result.warnings:
@@ -150,5 +150,5 @@ def export(fmt: str, output: str | None) -> None:
     else:
         from pathlib import Path
 
-        write_atomic(Path(output), result.text.encode(), 0o644)
+        write_report(Path(output), result.text)
         log(f"{fmt} written to {output}")

@@ -47,10 +47,10 @@ def report(
     from mltoolkit.audit.history import latest, promotions
     from mltoolkit.audit.keys import promotion_keys
     from mltoolkit.audit.log import verify_log
+    from mltoolkit.files import write_report
     from mltoolkit.promote.release_page import environment_order, render_page
     from mltoolkit.promote.run import assess
     from mltoolkit.promote.session import open_session, parse_version
-    from mltoolkit.signing.keys import write_atomic
 
     version = parse_version(version_text)
     now = datetime.now(UTC)
@@ -85,7 +85,7 @@ def report(
         images = {env: p.image for env, p in latest(promotions(check.entries, model)).items()}
     page = render_page(assessment, environments=order, images=images, generated=now)
     try:
-        write_atomic(html_path, page.encode(), 0o644)
+        write_report(html_path, page)
     except OSError as exc:
         from mltoolkit.errors import InputError
 

@@ -19,11 +19,12 @@ def _publish(
 ) -> None:
     from mltoolkit.ci import detect
     from mltoolkit.data import reports
+    from mltoolkit.files import write_json_report, write_report
 
     if json_file is not None:
-        reports.write_json(json_file, outcome.to_dict())
+        write_json_report(json_file, outcome.to_dict())
     if junit is not None:
-        reports.write_atomic(junit, reports.junit_xml(outcome))
+        write_report(junit, reports.junit_xml(outcome))
     if docs is not None:
         from mltoolkit.data.docs import write_data_docs
 
