@@ -89,8 +89,13 @@ def approve(
     keyless_token: str | None,
     run_info: RunInfo | None,
     now: datetime,
+    platform_approval: dict[str, Any] | None = None,
 ) -> ApprovalResult:
-    """Sign and store an approval bound to model, version, image digest and environment."""
+    """Sign and store an approval bound to model, version, image digest and environment.
+
+    ``platform_approval`` is the CI platform's own approval of the job (see
+    ``mltoolkit.approvals.platform``), recorded as given.
+    """
     from mltoolkit.promote.facts import read_version
     from mltoolkit.signing import dsse
     from mltoolkit.signing.target import pinned_target
@@ -116,6 +121,7 @@ def approve(
         time=now,
         comment=comment,
         ci=run_info.to_dict() if run_info is not None and run_info.platform != "local" else None,
+        platform_approval=platform_approval,
     )
     if signer is not None:
         from mltoolkit.signing.attest import attest_image

@@ -26,6 +26,7 @@ class Approval:
     time: datetime
     comment: str = ""
     ci: dict[str, Any] | None = None
+    platform_approval: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON view for results and reports."""
@@ -38,6 +39,7 @@ class Approval:
             "time": format_time(self.time),
             "comment": self.comment,
             "ci": self.ci,
+            "platform_approval": self.platform_approval,
         }
 
 
@@ -62,9 +64,10 @@ def approval_predicate(
     time: datetime,
     comment: str = "",
     ci: dict[str, Any] | None = None,
+    platform_approval: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The predicate ``mltoolkit approve`` signs."""
-    return {
+    """The predicate ``mltoolkit approve`` signs (``platform_approval`` only when in CI)."""
+    predicate = {
         "schema": PREDICATE_SCHEMA,
         "model": {"name": model, "version": version},
         "image": {"digest": digest},
@@ -74,6 +77,9 @@ def approval_predicate(
         "comment": comment,
         "ci": ci,
     }
+    if platform_approval is not None:
+        predicate["platform_approval"] = platform_approval
+    return predicate
 
 
 def parse_approval(predicate: Any) -> Approval:
@@ -97,6 +103,7 @@ def parse_approval(predicate: Any) -> Approval:
     except ValueError:
         raise ValueError(f"the approval's time {time!r} is not RFC 3339") from None
     ci = predicate.get("ci")
+    platform = predicate.get("platform_approval")
     return Approval(
         model=name,
         version=version,
@@ -106,4 +113,5 @@ def parse_approval(predicate: Any) -> Approval:
         time=when,
         comment=str(predicate.get("comment") or ""),
         ci=ci if isinstance(ci, dict) else None,
+        platform_approval=platform if isinstance(platform, dict) else None,
     )

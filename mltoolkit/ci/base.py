@@ -13,10 +13,13 @@ import sys
 from collections.abc import Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import asdict, dataclass
-from typing import Protocol, TextIO, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, TextIO, runtime_checkable
 
 from mltoolkit.ci import masking
 from mltoolkit.errors import InputError
+
+if TYPE_CHECKING:
+    from mltoolkit.ci.platform_approvals import PlatformApproval
 
 # Output names: letters, digits, '_' and '-', starting with a letter or '_' (what a GitHub
 # `steps.<id>.outputs.<name>` expression and, after upper-casing, a GitLab variable accept).
@@ -72,6 +75,10 @@ class CIPlatform(Protocol):
 
     def run_info(self) -> RunInfo:
         """Where and by whom this run was started."""
+
+    def platform_approvals(self, environment: str) -> list[PlatformApproval] | None:
+        """The platform's own approvals that let this job into ``environment``; None where the
+        platform has none. Raises ``PlatformApprovalError`` when they cannot be read."""
 
 
 def check_outputs(outputs: Mapping[str, str]) -> None:
@@ -130,3 +137,7 @@ class Adapter:
         """A titled part of the log (a plain header line where the platform cannot fold)."""
         self._print(f"-- {title}")
         yield
+
+    def platform_approvals(self, environment: str) -> list[PlatformApproval] | None:
+        """None: this platform has no approvals of its own."""
+        return None

@@ -13,11 +13,14 @@ import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from mltoolkit.ci import masking
 from mltoolkit.ci.base import Adapter, RunInfo, check_outputs, env_value
 from mltoolkit.errors import ExternalError
+
+if TYPE_CHECKING:
+    from mltoolkit.ci.platform_approvals import PlatformApproval
 
 # The runner refuses (and drops) a step summary above this size.
 SUMMARY_LIMIT_BYTES = 1024 * 1024
@@ -170,3 +173,9 @@ class GitHubActions(Adapter):
             actor=env_value(env, "GITHUB_ACTOR"),
             builder_id=f"{server}/{workflow_ref}" if workflow_ref else None,
         )
+
+    def platform_approvals(self, environment: str) -> list[PlatformApproval]:
+        """Approvals of this run for ``environment`` (see mltoolkit.ci.platform_approvals)."""
+        from mltoolkit.ci.platform_approvals import github_approvals
+
+        return github_approvals(self.environ, environment)

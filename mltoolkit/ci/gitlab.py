@@ -21,12 +21,15 @@ import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from mltoolkit.ci import masking
 from mltoolkit.ci.base import Adapter, RunInfo, check_outputs, env_value
 from mltoolkit.errors import ExternalError, InputError
 from mltoolkit.files import write_atomic
+
+if TYPE_CHECKING:
+    from mltoolkit.ci.platform_approvals import PlatformApproval
 
 KEY_PREFIX = "MLTOOLKIT_"
 DEFAULT_DOTENV = "mltoolkit.env"
@@ -228,3 +231,9 @@ class GitLabCI(Adapter):
             return f"refs/merge-requests/{merge_request}/head"
         name = env_value(env, "CI_COMMIT_REF_NAME")
         return f"refs/heads/{name}" if name else None
+
+    def platform_approvals(self, environment: str) -> list[PlatformApproval]:
+        """Approvals of this run for ``environment`` (see mltoolkit.ci.platform_approvals)."""
+        from mltoolkit.ci.platform_approvals import gitlab_approvals
+
+        return gitlab_approvals(self.environ, environment)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -12,6 +12,7 @@ from mltoolkit.models.store import ModelStore, VersionInfo
 from mltoolkit.models.tags import lineage_of
 
 if TYPE_CHECKING:
+    from mltoolkit.evidence import EvidenceReport
     from mltoolkit.oci.registry import RegistryClient
     from mltoolkit.policy.model import Policy
 
@@ -57,12 +58,16 @@ def recheck_evidence(
     client: RegistryClient,
     evidence_keys: Sequence[str],
     policy: Policy | None,
-) -> None:
-    """Add ``evidence_now`` to each version: the evidence that verifies on its image today."""
+) -> dict[str, EvidenceReport]:
+    """Add ``evidence_now`` to each version: the evidence that verifies on its image today.
+
+    Returns the reports by image, for ``add_approvals`` to reuse when the trust is the policy's.
+    """
     from mltoolkit.models.evidence import verified_evidence
     from mltoolkit.models.register import evidence_items
     from mltoolkit.oci.reference import ImageRef
 
+    reports: dict[str, EvidenceReport] = {}
     for entry in doc["versions"]:
         if not entry["image"]:
             entry["evidence_now"] = []
@@ -74,7 +79,41 @@ def recheck_evidence(
                 where="--verify",
                 fix="pass --evidence-key PUB or a policy with a trust section (--policy)",
             )
+        reports[entry["image"]] = report
         entry["evidence_now"] = evidence_items(report)
+    return reports
+
+
+def add_approvals(
+    doc: dict[str, Any],
+    client: RegistryClient,
+    policy: Policy,
+    now: datetime,
+    reports: Mapping[str, EvidenceReport] | None = None,
+) -> None:
+    """Add ``approvals`` to each version: those on its image digest, verified against the
+    policy's trust, counted or not as ``promote`` would and why (``reports``: already
+    collected with the policy's trust, by image)."""
+    from mltoolkit.evidence import collect_evidence
+    from mltoolkit.models.status_approvals import approvals_of
+
+    doc["approvals_checked"] = "verified against the policy's trust"
+    for entry in doc["versions"]:
+        image, digest = entry["image"], entry["image_digest"]
+        if not image or not digest:
+            entry["approvals"] = []
+            continue
+        report = (reports or {}).get(image) or collect_evidence(client, image, policy.trust)
+        entry["approvals"] = approvals_of(
+            policy, doc["name"], entry["version"], digest, report, now
+        )
+
+
+def skip_approvals(doc: dict[str, Any], why: str) -> None:
+    """Mark approvals as not looked up (``approvals`` None on each version) and say why."""
+    doc["approvals_checked"] = f"not checked: {why}"
+    for entry in doc["versions"]:
+        entry["approvals"] = None
 
 
 def _short(digest: str | None) -> str:
@@ -96,6 +135,7 @@ def render_table(doc: dict[str, Any]) -> str:
         "SIGNED",
         "EVIDENCE",
         "COMMIT",
+        "APPROVALS",
     ) + (("VERIFIED NOW",) if verified else ())
     rows: list[tuple[str, ...]] = [header]
     for entry in doc["versions"]:
@@ -116,6 +156,7 @@ def render_table(doc: dict[str, Any]) -> str:
                 "yes" if entry["signed"] else "no",
                 ",".join(evidence) or "-",
                 (entry["git_commit"] or "-")[:12],
+                _approval_cell(entry.get("approvals")),
                 *now,
             )
         )
@@ -139,4 +180,27 @@ def render_table(doc: dict[str, Any]) -> str:
             )
         for key, value in sorted(entry["metrics"].items()):
             lines.append(f"metric: {key} = {value:g}")
+    lines += _approval_section(doc)
     return "\n".join(lines)
+
+
+def _approval_cell(approvals: list[dict[str, Any]] | None) -> str:
+    if approvals is None:
+        return "?"
+    counted = sum(1 for a in approvals if a["counted"])
+    return f"{counted}/{len(approvals)} counted" if approvals else "-"
+
+
+def _approval_section(doc: dict[str, Any]) -> list[str]:
+    """Each version's approvals, one line each, or why they were not looked up."""
+    from mltoolkit.models.status_approvals import approval_lines
+
+    checked = str(doc.get("approvals_checked", ""))
+    if checked.startswith("not checked"):
+        return ["", f"approvals: {checked}"]
+    lines: list[str] = []
+    for entry in doc["versions"]:
+        if entry.get("approvals"):
+            lines += ["", f"approvals of version {entry['version']}:"]
+            lines += approval_lines(entry["approvals"])
+    return lines

@@ -27,12 +27,16 @@ def approve(
 
     It names the model, version, digest, environment, approver, time and comment; in CI, the
     run (platform, workflow, run URL, actor) whose protected environment or approval rule let
-    the job run. `promote` counts it per distinct trusted approver. Key password from
+    the job run, and the platform's own approval of it (GitHub environment reviewers, GitLab
+    deployment approvals; GITHUB_TOKEN, MLTOOLKIT_GITLAB_TOKEN or CI_JOB_TOKEN read it).
+    `promote` counts it per distinct trusted approver. Key password from
     MLTOOLKIT_KEY_PASSWORD.
     """
     from datetime import UTC, datetime
 
     from mltoolkit.approvals.give import approve as give
+    from mltoolkit.approvals.give import check_environment
+    from mltoolkit.approvals.platform import platform_approval
     from mltoolkit.ci import detect
     from mltoolkit.errors import InputError
     from mltoolkit.promote.session import open_session, parse_version
@@ -53,6 +57,10 @@ def approve(
         token = id_token(platform.name)
     with open_session(settings()) as session:
         log(f"approving {model} version {version} for {environment}")
+        check_environment(session.policy, environment)
+        recorded, platform_warning = platform_approval(platform, environment)
+        if platform_warning:
+            platform.warning(platform_warning)
         result = give(
             session.policy,
             session.store,
@@ -65,6 +73,7 @@ def approve(
             keyless_token=token,
             run_info=platform.run_info(),
             now=datetime.now(UTC),
+            platform_approval=recorded,
         )
     if result.warning:
         log(f"warning: {result.warning}")
@@ -77,6 +86,9 @@ def approve(
         f"  time:  {result.predicate['time']}",
     ]
     lines += [f"  {kind}: {what}" for kind, what in result.written.items()]
+    if recorded is not None:
+        reviewers = ", ".join(r["reviewer"] for r in recorded.get("reviewers", [])) or "none"
+        lines.append(f"  {recorded['platform']} reviewers: {reviewers}")
     if platform.name != "local":
         platform.summary(
             f"### Approval\n\n{who} approved `{model}` version {version} for "

@@ -1,6 +1,8 @@
-"""`mltoolkit status MODEL`: versions, aliases, image digests and recorded evidence."""
+"""`mltoolkit status MODEL`: versions, aliases, image digests, evidence and approvals."""
 
 from __future__ import annotations
+
+from typing import Any
 
 import click
 
@@ -28,7 +30,9 @@ def status(
     """Show MODEL's versions: aliases, image and model digests, signature and evidence recorded.
 
     The evidence shown is what register verified and recorded in MLflow tags; --verify checks
-    the signatures stored next to each image again now (as promotion gates do).
+    the signatures stored next to each image again now (as promotion gates do). With a policy,
+    the approvals on each image are listed, verified against its trust, each counted or not
+    for its environment as `promote` would count it, and why.
     """
     from mltoolkit.models.location import check_model_name, normalise_version, resolve_location
     from mltoolkit.models.status import model_status, render_table
@@ -39,12 +43,31 @@ def status(
     version = normalise_version(version_text) if version_text is not None else None
     store = open_store(location, verbose=settings().verbose)
     doc = model_status(store, model, version)
-    if verify:
-        from mltoolkit.models.status import recheck_evidence
-        from mltoolkit.policy.loader import find_policy
-        from mltoolkit.signing.cli_support import open_client
-
-        policy = None if evidence_keys else find_policy(settings())
-        with open_client(settings().insecure_registries) as client:
-            recheck_evidence(doc, client, evidence_keys, policy)
+    _check_registry(doc, verify, evidence_keys)
     emit(doc, render_table(doc))
+
+
+def _check_registry(doc: dict[str, Any], verify: bool, evidence_keys: tuple[str, ...]) -> None:
+    """With --verify: evidence verified now; with a policy: the approvals on each image."""
+    from datetime import UTC, datetime
+
+    from mltoolkit.models.status import add_approvals, recheck_evidence, skip_approvals
+    from mltoolkit.policy.loader import find_policy
+    from mltoolkit.signing.cli_support import open_client
+
+    policy = find_policy(settings())
+    if policy is None:
+        skip_approvals(doc, "no policy to verify them against (pass --policy FILE)")
+    if not verify and policy is None:
+        return
+    insecure = tuple(settings().insecure_registries)
+    if policy is not None:
+        insecure += tuple(policy.registries.insecure)
+    with open_client(insecure) as client:
+        reports = {}
+        if verify:
+            reports = recheck_evidence(
+                doc, client, evidence_keys, None if evidence_keys else policy
+            )
+        if policy is not None:
+            add_approvals(doc, client, policy, datetime.now(UTC), {} if evidence_keys else reports)
