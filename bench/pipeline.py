@@ -306,7 +306,10 @@ def main() -> None:
     for call in by_step.get("validate-data --attest", []):
         aargv = call.argv
         gx = [python, str(script), option(aargv, "--suite")[0], option(aargv, "--data")[0]]
-        ours, gx_seconds = paired(args.rounds, [mlt, *aargv], [gx], env)
+        # The demo hands the key's password over in the environment, never in argv.
+        password = Path(option(aargv, "--key")[0]).with_suffix(".password").read_text().strip()
+        aenv = {**env, "MLTOOLKIT_KEY_PASSWORD": password}
+        ours, gx_seconds = paired(args.rounds, [mlt, *aargv], [gx], aenv)
         source = f"GX direct, paired x{args.rounds}"
         rows.append(("validate-data --attest", ours, gx_seconds, source))
 
@@ -384,7 +387,7 @@ def main() -> None:
             "",
         ]
         with (ROOT / "bench" / "RESULTS.md").open("a") as out:
-            out.write("\n".join(header) + text + "\n")
+            out.write("\n".join(header) + "\n" + text + "\n")
     shutil.rmtree(work, ignore_errors=True)
 
 

@@ -164,7 +164,7 @@ def main() -> None:
             "",
         ]
         with (ROOT / "bench" / "RESULTS.md").open("a") as out:
-            out.write("\n".join(header) + text + "\n")
+            out.write("\n".join(header) + "\n" + text + "\n")
     shutil.rmtree(work, ignore_errors=True)
 
 
