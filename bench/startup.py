@@ -44,7 +44,7 @@ def cli_argv(python: str) -> list[str]:
 
 def registered_commands() -> set[str]:
     sys.path.insert(0, str(ROOT))
-    from mltoolkit.cli.main import COMMANDS  # noqa: PLC0415 - needs the path set above
+    from mltoolkit.cli.main import COMMANDS
 
     return set(COMMANDS)
 

@@ -27,7 +27,7 @@ from typing import Any
 from mltoolkit.errors import DeniedError, ExternalError, InputError
 
 MODEL_SIGNATURE_PREDICATE = "https://model_signing/signature/v1.0"
-HASH_WORKERS_DEFAULT: int | None = None  # model-signing's default: one per core
+HASH_WORKERS_DEFAULT: int | None = None  # the thread pool default: min(32, cores + 4)
 # model-signing names files in its mismatch message, then prints digests as byte reprs.
 _CHANGED = re.compile(r"Hash mismatch for \\?'([^'\\]+)\\?'")
 _EXTRA = re.compile(r"Extra files found in model \\?'[^'\\]*\\?': ([^\"'\]\\]*)")
