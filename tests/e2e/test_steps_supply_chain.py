@@ -11,14 +11,11 @@ GitLab's published schema.
 
 from __future__ import annotations
 
-import gzip
-import io
 import json
 import os
 import secrets
 import subprocess
 import sys
-import tarfile
 import uuid
 from collections.abc import Mapping
 from pathlib import Path
@@ -28,18 +25,18 @@ import jsonschema  # type: ignore[import-untyped]
 import pytest
 import yaml
 from e2e_harness import GITHUB_ORIGIN, ROOT, RunResult, run, tool
+from support.images import push_image as push_images_helper  # type: ignore[import-not-found]
 from support.trivydb.fixtures import (  # type: ignore[import-not-found]
     trivy_db_repository,
     trivydb_writer,
 )
 
-from mltoolkit.oci.reference import Digest, ImageRef
+from mltoolkit.oci.reference import ImageRef
 from mltoolkit.oci.registry import RegistryClient
 
 pytestmark = pytest.mark.e2e
 __all__ = ["trivy_db_repository", "trivydb_writer"]  # fixtures used by name below
 
-OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 SCHEMAS = ROOT / "tests" / "data" / "schemas"
 SITE = "usr/lib/python3.11/site-packages/requests-2.19.0.dist-info/METADATA"
 REQUESTS_METADATA = b"Metadata-Version: 2.1\nName: requests\nVersion: 2.19.0\nSummary: HTTP\n"
@@ -115,45 +112,9 @@ jobs:
 
 def push_image(registry: str, repository: str, files: Mapping[str, bytes]) -> str:
     """Push a one-layer image holding ``files`` straight to the registry; ``repo@digest``."""
-    raw = io.BytesIO()
-    with tarfile.open(fileobj=raw, mode="w") as tar:
-        for name, data in {"nonce": secrets.token_hex(16).encode(), **files}.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
-    layer = gzip.compress(raw.getvalue(), mtime=0)
-    config = json.dumps(
-        {
-            "architecture": "amd64",
-            "os": "linux",
-            "config": {},
-            "rootfs": {"type": "layers", "diff_ids": [str(Digest.of(raw.getvalue()))]},
-        }
-    ).encode()
-    manifest = json.dumps(
-        {
-            "schemaVersion": 2,
-            "mediaType": OCI_MANIFEST,
-            "config": {
-                "mediaType": "application/vnd.oci.image.config.v1+json",
-                "digest": str(Digest.of(config)),
-                "size": len(config),
-            },
-            "layers": [
-                {
-                    "mediaType": "application/vnd.oci.image.layer.v1.tar+gzip",
-                    "digest": str(Digest.of(layer)),
-                    "size": len(layer),
-                }
-            ],
-        }
-    ).encode()
-    ref = ImageRef.parse(f"{registry}/{repository}")
     with RegistryClient() as client:
-        client.put_blob(ref, layer)
-        client.put_blob(ref, config)
-        digest = client.put_manifest(ref, "e2e", manifest, OCI_MANIFEST)
-    return str(ref.with_digest(digest))
+        pinned = push_images_helper(client, f"{registry}/{repository}", "e2e", files)
+    return f"{pinned.name}@{pinned.digest}"
 
 
 def _generate_key(prefix: Path, password: str) -> None:

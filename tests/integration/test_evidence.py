@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from signing_images import push_image
+from support.images import push_image
 
 from mltoolkit.errors import InputError
 from mltoolkit.evidence import collect_evidence

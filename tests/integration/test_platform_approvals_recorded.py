@@ -23,7 +23,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-from signing_images import push_image
+from support.images import push_image
 
 from mltoolkit.evidence.collect import collect_evidence
 from mltoolkit.oci.reference import ImageRef

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from signing_images import push_image
+from support.images import push_image
 
 from mltoolkit.cli.main import main
 from mltoolkit.data.results import PREDICATE_TYPE

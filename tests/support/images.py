@@ -1,5 +1,5 @@
 """Tiny real images pushed straight to the registry (config + one layer + manifest), for the
-signing tests: no engine needed, and each call makes a distinct digest."""
+signing, evidence and CI-step tests: no engine needed, and each call makes a distinct digest."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import io
 import json
 import os
 import tarfile
+from collections.abc import Mapping
 
 from mltoolkit.oci.reference import Digest, ImageRef
 from mltoolkit.oci.registry import RegistryClient
@@ -15,14 +16,25 @@ from mltoolkit.oci.registry import RegistryClient
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 
 
-def push_image(client: RegistryClient, repo: str, tag: str = "latest") -> ImageRef:
-    """Push a one-layer image under ``repo:tag`` and return it pinned to its digest."""
-    content = os.urandom(32).hex().encode()
+def push_image(
+    client: RegistryClient,
+    repo: str,
+    tag: str = "latest",
+    files: Mapping[str, bytes] | None = None,
+) -> ImageRef:
+    """Push a one-layer image under ``repo:tag`` and return it pinned to its digest.
+
+    The layer holds ``files`` (default: one ``hello.txt``) beside a random nonce file, so every
+    call gives a new digest.
+    """
+    nonce = os.urandom(32).hex().encode()
+    contents = {"hello.txt": nonce} if files is None else {"nonce": nonce, **files}
     raw = io.BytesIO()
     with tarfile.open(fileobj=raw, mode="w") as tar:
-        info = tarfile.TarInfo("hello.txt")
-        info.size = len(content)
-        tar.addfile(info, io.BytesIO(content))
+        for name, data in contents.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
     layer = gzip.compress(raw.getvalue(), mtime=0)
     config = json.dumps(
         {
