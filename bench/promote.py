@@ -32,9 +32,9 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests" / "integration"))
+sys.path.insert(0, str(ROOT / "tests"))
 
-from signing_images import push_image  # noqa: E402
+from support.images import push_image  # noqa: E402
 
 from mltoolkit.approvals.record import approval_predicate  # noqa: E402
 from mltoolkit.evidence.types import APPROVAL, DATA_VALIDATION, SCAN_RESULT  # noqa: E402

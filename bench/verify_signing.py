@@ -32,9 +32,9 @@ from typing import Any
 import urllib3
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests" / "integration"))
+sys.path.insert(0, str(ROOT / "tests"))
 
-from signing_images import push_image  # noqa: E402
+from support.images import push_image  # noqa: E402
 
 from mltoolkit.evidence import collect_evidence  # noqa: E402
 from mltoolkit.oci.registry import RegistryClient  # noqa: E402

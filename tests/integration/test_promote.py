@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 import requests
-from signing_images import push_image
+from support.images import push_image
 from test_models_mlflow import Backend, mlflow_server, postgres_url  # noqa: F401 - fixtures
 
 from mltoolkit.evidence.types import SCAN_RESULT

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from signing_images import push_image
+from support.images import push_image
 from test_models_mlflow import mlflow_server, postgres_url
 from test_promote import (
     World,
