@@ -101,7 +101,7 @@ def trust_from_policy(policy_trust: PolicyTrust) -> tuple[Trust, dict[str, set[s
             continue
         keys.append(TrustedKey(name, load_public_key(str(signer.path))))
     identities = [
-        Identity(i.subject, i.subject_regexp, i.issuer, i.issuer_regexp, name=name)
+        Identity(i.subject, i.subject_regexp, i.issuer, i.issuer_regexp, name=name, claims=i.claims)
         for name, i in policy_trust.identities.items()
     ]
     per_type = None

@@ -8,6 +8,7 @@ from mltoolkit.policy.loader import DEFAULT_POLICY_FILE, find_policy, load_polic
 from mltoolkit.policy.model import (
     Approvals,
     DataGate,
+    DataSettings,
     Environment,
     EvidenceType,
     Gates,
@@ -19,6 +20,7 @@ from mltoolkit.policy.model import (
     Scanner,
     Severity,
     Signer,
+    SparkSettings,
     Threshold,
     Trust,
 )
@@ -27,6 +29,7 @@ __all__ = [
     "DEFAULT_POLICY_FILE",
     "Approvals",
     "DataGate",
+    "DataSettings",
     "Environment",
     "EvidenceType",
     "Gates",
@@ -38,6 +41,7 @@ __all__ = [
     "Scanner",
     "Severity",
     "Signer",
+    "SparkSettings",
     "Threshold",
     "Trust",
     "find_policy",

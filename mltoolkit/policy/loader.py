@@ -23,6 +23,7 @@ from mltoolkit.policy.model import (
     SUPPORTED_VERSION,
     Approvals,
     DataGate,
+    DataSettings,
     Environment,
     EvidenceType,
     Gates,
@@ -33,10 +34,19 @@ from mltoolkit.policy.model import (
     ScanGate,
     Scanner,
     Severity,
+    SparkSettings,
     Threshold,
     Trust,
 )
-from mltoolkit.policy.yamltree import Field, Source, describe, did_you_mean, refuse_duplicates
+from mltoolkit.policy.yamltree import (
+    Field,
+    Source,
+    describe,
+    did_you_mean,
+    refuse_duplicates,
+    suggestion,
+)
+from mltoolkit.signing.certificate_claims import CLAIM_NAMES, REGEXP_SUFFIX, ClaimRule
 
 DEFAULT_POLICY_FILE = "mltoolkit.yaml"
 
@@ -121,7 +131,7 @@ class _PolicyReader:
             )
         fields = root.record(
             required=["version"],
-            optional=["registries", "trust", "gates", "environments"],
+            optional=["registries", "trust", "gates", "environments", "data"],
         )
         # Sections in their documented order; environments last, as they refer to signers.
         self.version(fields["version"])
@@ -130,6 +140,7 @@ class _PolicyReader:
         gates = self.optional(fields, "gates", self.gates, Gates())
         no_environments: dict[str, Environment] = {}
         environments = self.optional(fields, "environments", self.environments, no_environments)
+        data = self.optional(fields, "data", self.data, DataSettings())
         return Policy(
             path=self.path,
             version=SUPPORTED_VERSION,
@@ -137,6 +148,7 @@ class _PolicyReader:
             trust=self.trusted,
             gates=gates,
             environments=MappingProxyType(environments),
+            data=data,
         )
 
     @staticmethod
@@ -222,7 +234,9 @@ class _PolicyReader:
 
     @staticmethod
     def identity(name: str, field: Field) -> IdentitySigner:
-        fields = field.record(optional=["issuer", "issuer-regexp", "subject", "subject-regexp"])
+        fields = field.record(
+            optional=["issuer", "issuer-regexp", "subject", "subject-regexp", "claims"]
+        )
         found: dict[str, str] = {}
         for exact in ("issuer", "subject"):
             given = [key for key in (exact, f"{exact}-regexp") if key in fields]
@@ -239,6 +253,7 @@ class _PolicyReader:
             issuer_regexp=found.get("issuer-regexp"),
             subject=found.get("subject"),
             subject_regexp=found.get("subject-regexp"),
+            claims=_claims(fields["claims"]) if "claims" in fields else (),
         )
 
     @staticmethod
@@ -311,6 +326,38 @@ class _PolicyReader:
             min_success_percent=percent,
             max_age=_duration(fields["max-age"]) if "max-age" in fields else None,
         )
+
+    # -- data --------------------------------------------------------------------------------
+
+    def data(self, field: Field) -> DataSettings:
+        fields = field.record(optional=["spark"])
+        return DataSettings(spark=self.optional(fields, "spark", self.spark, SparkSettings()))
+
+    def spark(self, field: Field) -> SparkSettings:
+        fields = field.record(optional=["master", "remote", "conf"])
+        if "master" in fields and "remote" in fields:
+            raise fields["remote"].error(
+                "give 'master' or 'remote', not both",
+                fix="'master' for a cluster manager, 'remote' for Spark Connect or Databricks",
+                at_key=True,
+            )
+        master = remote = origin = None
+        if "master" in fields:
+            master = fields["master"].matching(
+                values.SPARK_MASTER_PATTERN, values.SPARK_MASTER_HINT
+            )
+            origin = f"{self.path}:{fields['master'].line}"
+        if "remote" in fields:
+            remote = _spark_remote(fields["remote"])
+            origin = f"{self.path}:{fields['remote'].line}"
+        conf: dict[str, str] = {}
+        for key, value in fields["conf"].entries().items() if "conf" in fields else ():
+            if not _matches(values.SPARK_CONF_KEY_PATTERN, key):
+                raise value.error("Spark settings are named spark.*", at_key=True)
+            if key in ("spark.master", "spark.remote"):
+                raise value.error(f"set it as data.spark.{key[6:]}", at_key=True)
+            conf[key] = _spark_conf_value(value)
+        return SparkSettings(master, remote, MappingProxyType(conf), origin)
 
     # -- environments ------------------------------------------------------------------------
 
@@ -405,11 +452,65 @@ def _matches(pattern: str, text: str) -> bool:
     return re.fullmatch(pattern, text) is not None
 
 
+def _claims(field: Field) -> tuple[ClaimRule, ...]:
+    """``claims:`` of an identity: Fulcio extension names, each exact or ``NAME-regexp``."""
+    fields = field.entries()
+    if not fields:
+        raise field.error(
+            "must name at least one claim", fix="remove 'claims' or pin source-repository-uri"
+        )
+    keys = [key for name in CLAIM_NAMES for key in (name, name + REGEXP_SUFFIX)]
+    rules: list[ClaimRule] = []
+    for key, value in fields.items():
+        name = key.removesuffix(REGEXP_SUFFIX)
+        if name not in CLAIM_NAMES:
+            close = suggestion(key, keys)
+            hint = f"did you mean '{close}'? " if close else ""
+            raise value.error(
+                f"unknown claim '{key}'",
+                fix=f"{hint}valid claims (each also as NAME{REGEXP_SUFFIX}): "
+                + ", ".join(CLAIM_NAMES),
+                at_key=True,
+            )
+        if key != name and name in fields:
+            raise value.error(f"give one of '{name}' or '{key}', not both", at_key=True)
+        if isinstance(value.node, yaml.ScalarNode) and isinstance(value.value(), int | float):
+            # Repository and owner ids are numbers: YAML reads them as such unless quoted.
+            raise value.wrong("a string", fix=f"quote it: '{value.node.value}'")
+        text = value.string()
+        if key == name:
+            rules.append(ClaimRule(name, value=text))
+        else:
+            _check_regexp(value, text)
+            rules.append(ClaimRule(name, regexp=text))
+    return tuple(rules)
+
+
 def _check_regexp(field: Field, text: str) -> None:
     try:
         re.compile(text)
     except re.error as exc:
         raise field.error(f"invalid regular expression: {exc}") from None
+
+
+def _spark_remote(field: Field) -> str:
+    text = field.string(values.SPARK_REMOTE_HINT)
+    if "@" in text or "token=" in text:
+        # Not echoed: the value may be a live credential.
+        raise field.error(
+            "must not hold a token or user:password (the policy file is committed)",
+            fix="set SPARK_CONNECT_AUTHENTICATE_TOKEN in the job's environment instead",
+        )
+    return field.matching(values.SPARK_REMOTE_PATTERN, values.SPARK_REMOTE_HINT)
+
+
+def _spark_conf_value(field: Field) -> str:
+    value = field.value()
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float) or (isinstance(value, str) and value):
+        return str(value)
+    raise field.wrong("a string, number or boolean")
 
 
 def _duration(field: Field) -> timedelta:

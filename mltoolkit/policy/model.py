@@ -16,6 +16,8 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, TypeVar
 
+from mltoolkit.signing.certificate_claims import ClaimRule
+
 SUPPORTED_VERSION = 1
 
 
@@ -117,34 +119,41 @@ class KeySigner:
 @dataclass(frozen=True)
 class IdentitySigner:
     """A keyless (Sigstore) signer: an OIDC issuer and a certificate subject, each given
-    exactly or as a regular expression (exactly one of each pair is set)."""
+    exactly or as a regular expression (exactly one of each pair is set), and ``claims``:
+    Fulcio certificate extensions (``source-repository-uri``...) that must fit as well."""
 
     name: str
     issuer: str | None = None
     issuer_regexp: str | None = None
     subject: str | None = None
     subject_regexp: str | None = None
+    claims: tuple[ClaimRule, ...] = ()
 
     @property
     def kind(self) -> str:
         return "identity"
 
-    def matches(self, issuer: str, subject: str) -> bool:
-        """True when a certificate's OIDC issuer and subject fit this identity.
+    def matches(
+        self, issuer: str, subject: str, claims: Mapping[str, str] = MappingProxyType({})
+    ) -> bool:
+        """True when a certificate's OIDC issuer, subject and extension ``claims`` (by claim
+        name) fit this identity; a claim the identity pins and ``claims`` lacks does not fit.
 
         Regexps must match the whole value (``re.fullmatch``): an unanchored pattern cannot
         be satisfied by a longer subject that merely contains it.
         """
-        return _fits(issuer, self.issuer, self.issuer_regexp) and _fits(
-            subject, self.subject, self.subject_regexp
+        return (
+            _fits(issuer, self.issuer, self.issuer_regexp)
+            and _fits(subject, self.subject, self.subject_regexp)
+            and all(rule.mismatch(claims) is None for rule in self.claims)
         )
 
     @property
     def reference(self) -> str:
-        """``issuer subject``, regexps shown as ``~regexp``."""
+        """``issuer subject [claim=value...]``, regexps shown as ``~regexp``."""
         issuer = self.issuer if self.issuer is not None else f"~{self.issuer_regexp}"
         subject = self.subject if self.subject is not None else f"~{self.subject_regexp}"
-        return f"{issuer} {subject}"
+        return " ".join([issuer, subject, *(str(rule) for rule in self.claims)])
 
 
 def _fits(value: str, exact: str | None, pattern: str | None) -> bool:
@@ -261,6 +270,25 @@ class Registries:
 
 
 @dataclass(frozen=True)
+class SparkSettings:
+    """Where ``spark:PATH`` data is validated: a ``master`` URL or a Spark Connect ``remote``
+    (``sc://...`` or ``databricks``), never both, plus ``conf`` for the session. ``origin`` is
+    ``file:line`` of the setting, for messages."""
+
+    master: str | None = None
+    remote: str | None = None
+    conf: Mapping[str, str] = field(default_factory=_frozen)
+    origin: str | None = None
+
+
+@dataclass(frozen=True)
+class DataSettings:
+    """Settings of the data validation engines."""
+
+    spark: SparkSettings = field(default_factory=SparkSettings)
+
+
+@dataclass(frozen=True)
 class Policy:
     """A loaded, checked ``mltoolkit.yaml``."""
 
@@ -270,6 +298,7 @@ class Policy:
     trust: Trust = field(default_factory=Trust)
     gates: Gates = field(default_factory=Gates)
     environments: Mapping[str, Environment] = field(default_factory=_frozen)
+    data: DataSettings = field(default_factory=DataSettings)
 
     def approvers(self, environment: Environment) -> tuple[Signer, ...]:
         """The signers whose approvals count for ``environment``."""
@@ -298,6 +327,7 @@ class Policy:
             "environments": {
                 name: _environment_dict(env) for name, env in self.environments.items()
             },
+            "data": {"spark": _spark_dict(self.data.spark)},
         }
 
 
@@ -322,12 +352,17 @@ def _trust_dict(trust: Trust) -> dict[str, Any]:
                 )
                 if value is not None
             }
+            | ({"claims": _claims_dict(i.claims)} if i.claims else {})
             for name, i in trust.identities.items()
         },
         "evidence": None
         if trust.evidence is None
         else {str(kind): list(names) for kind, names in trust.evidence.items()},
     }
+
+
+def _claims_dict(claims: tuple[ClaimRule, ...]) -> dict[str, str]:
+    return {rule.key: rule.given for rule in claims}
 
 
 def _gates_dict(gates: Gates) -> dict[str, Any]:
@@ -346,6 +381,10 @@ def _gates_dict(gates: Gates) -> dict[str, Any]:
             "max-age-seconds": _seconds(gates.data.max_age),
         },
     }
+
+
+def _spark_dict(spark: SparkSettings) -> dict[str, Any]:
+    return {"master": spark.master, "remote": spark.remote, "conf": dict(spark.conf)}
 
 
 def _environment_dict(env: Environment) -> dict[str, Any]:

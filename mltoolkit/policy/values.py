@@ -22,12 +22,26 @@ HOST_PATTERN = (
 _COMPONENT = r"[a-z0-9]+(([._]|__|-+)[a-z0-9]+)*"
 REPOSITORY_PATTERN = rf"^([A-Za-z0-9.-]+(:[0-9]{{1,5}})?/)?{_COMPONENT}(/{_COMPONENT})*$"
 KMS_URI_PATTERN = r"^(awskms|gcpkms|azurekms|hashivault)://[^\s]+$"
+_SPARK_HOST = r"(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?)"
+SPARK_MASTER_PATTERN = (
+    r"^(local(\[([1-9][0-9]*|\*)(,[1-9][0-9]*)?\])?"
+    r"|local-cluster\[[1-9][0-9]*,[1-9][0-9]*,[1-9][0-9]*\]"
+    rf"|spark://{_SPARK_HOST}:[0-9]{{1,5}}(,{_SPARK_HOST}:[0-9]{{1,5}})*"
+    rf"|yarn|k8s://(https?://)?{_SPARK_HOST}(:[0-9]{{1,5}})?)$"
+)
+# No userinfo and no token: a policy file is committed, and argv shows in process lists.
+SPARK_REMOTE_PATTERN = (
+    rf"^(databricks|sc://{_SPARK_HOST}(:[0-9]{{1,5}})?(/(;(?!token=)[a-z_]+=[^;\s]*)*)?)$"
+)
+SPARK_CONF_KEY_PATTERN = r"^spark[.][A-Za-z0-9._-]+$"
 
 DURATION_HINT = "a duration like 30m, 72h or 7d"
 THRESHOLD_HINT = "a threshold like '>= 0.90' (one of " + ", ".join(THRESHOLD_OPERATORS) + ")"
 HOST_HINT = "a registry host like registry.local:5000 (host[:port], no scheme or path)"
 REPOSITORY_HINT = "a repository like registry.example.com/team/model (no tag or digest)"
 KMS_URI_HINT = "a KMS URI (awskms://, gcpkms://, azurekms:// or hashivault://)"
+SPARK_MASTER_HINT = "a Spark master: local[*], local[N], spark://HOST:PORT, yarn or k8s://..."
+SPARK_REMOTE_HINT = "a Spark Connect URL sc://HOST[:PORT][/;use_ssl=true] or databricks"
 
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 

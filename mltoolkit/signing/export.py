@@ -7,7 +7,9 @@
 - ``policy-controller``: a sigstore ``ClusterImagePolicy`` with one authority per signer.
 
 Repositories come from the policy's environments. Regular expressions are anchored
-(``^(?:...)$``): the policy matches whole values, these tools match anywhere.
+(``^(?:...)$``): the policy matches whole values, these tools match anywhere. An identity's
+``claims`` (Fulcio extensions such as ``source-repository-uri``) have no field in these formats:
+the export warns that admission checks only issuer and subject.
 """
 
 from __future__ import annotations
@@ -91,6 +93,14 @@ def export_policy(policy: Policy, fmt: str) -> Export:
     repos = _repositories(policy)
     if fmt == "containers-policy":
         return Export(_containers_policy(identities, keys, repos, warnings), warnings)
+    for name, identity in identities.items():
+        if identity.claims:
+            pinned = ", ".join(str(rule) for rule in identity.claims)
+            warnings.append(
+                f"identity {name} pins certificate claims ({pinned}) that {fmt} cannot check: "
+                "it admits a signature of any repository whose certificate has the same "
+                "issuer and subject"
+            )
     if not keys and not identities:
         raise InputError(
             "the policy trusts no signer for image signatures",

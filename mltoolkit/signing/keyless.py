@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any
 
 from mltoolkit.errors import ExternalError, InputError
+from mltoolkit.signing.certificate_claims import ClaimRule, certificate_claims, extension_text
 
 _ISSUER_V1 = "1.3.6.1.4.1.57264.1.1"
 _ISSUER_V2 = "1.3.6.1.4.1.57264.1.8"
@@ -31,13 +34,15 @@ REMEDIATION = {
 
 @dataclass(frozen=True)
 class Identity:
-    """A trusted keyless signer: certificate identity and OIDC issuer, each exact or regexp."""
+    """A trusted keyless signer: certificate identity and OIDC issuer, each exact or regexp,
+    and the Fulcio extension claims (``claims``) the certificate must also carry."""
 
     identity: str | None = None
     identity_regexp: str | None = None
     issuer: str | None = None
     issuer_regexp: str | None = None
     name: str | None = None
+    claims: tuple[ClaimRule, ...] = ()
 
     def __post_init__(self) -> None:
         if not (self.identity or self.identity_regexp):
@@ -51,7 +56,8 @@ class Identity:
                 where="--certificate-oidc-issuer",
                 fix="e.g. https://token.actions.githubusercontent.com or https://gitlab.com",
             )
-        for pattern in (self.identity_regexp, self.issuer_regexp):
+        patterns = [self.identity_regexp, self.issuer_regexp, *(c.regexp for c in self.claims)]
+        for pattern in patterns:
             if pattern is not None:
                 try:
                     re.compile(pattern)
@@ -65,8 +71,14 @@ class Identity:
         issuer = self.issuer or f"/{self.issuer_regexp}/"
         return f"identity {who} from {issuer}"
 
-    def mismatch(self, sans: set[str], issuer: str | None) -> str | None:
-        """Why a certificate with these SANs and issuer is not this identity (None: it is)."""
+    def mismatch(
+        self,
+        sans: set[str],
+        issuer: str | None,
+        claims: Mapping[str, str] = MappingProxyType({}),
+    ) -> str | None:
+        """Why a certificate with these SANs, issuer and extension ``claims`` is not this
+        identity (None: it is). Every claim the identity pins must be present and fit."""
         if issuer is None:
             return "the certificate names no OIDC issuer"
         if self.issuer is not None and issuer != self.issuer:
@@ -79,18 +91,8 @@ class Identity:
             re.fullmatch(self.identity_regexp, san) for san in sans
         ):
             return f"identity {', '.join(sorted(sans))} does not match /{self.identity_regexp}/"
-        return None
-
-
-def _der_utf8(value: bytes) -> str:
-    # The v2 extensions hold a DER UTF8String: tag 0x0c, a length, the text.
-    if len(value) < 2 or value[0] != 0x0C:
-        return value.decode(errors="replace")
-    length, offset = value[1], 2
-    if length & 0x80:
-        count = length & 0x7F
-        length, offset = int.from_bytes(value[2 : 2 + count], "big"), 2 + count
-    return value[offset : offset + length].decode(errors="replace")
+        broken = [why for why in (rule.mismatch(claims) for rule in self.claims) if why]
+        return "; ".join(broken) or None
 
 
 def certificate_identity(cert: Any) -> tuple[set[str], str | None]:
@@ -108,19 +110,19 @@ def certificate_identity(cert: Any) -> tuple[set[str], str | None]:
         )
     except x509.ExtensionNotFound:
         pass
-    issuer = None
-    for oid, decode in ((_ISSUER_V2, _der_utf8), (_ISSUER_V1, bytes.decode)):
-        try:
-            raw = cert.extensions.get_extension_for_oid(x509.ObjectIdentifier(oid)).value.value
-        except x509.ExtensionNotFound:
-            continue
-        issuer = decode(raw)
-        break
+    issuer = extension_text(cert, _ISSUER_V2)
+    if issuer is None:
+        issuer = extension_text(cert, _ISSUER_V1, der=False)
     return sans, issuer
 
 
-class _AnyIdentity:
-    """A sigstore-python verification policy: the certificate is one of ``identities``."""
+class IdentityPolicy:
+    """The sigstore-python verification policy: the certificate is one of ``identities``.
+
+    sigstore-python calls ``verify(cert)`` once the chain, SCT and log entry hold. Its own
+    policy classes (``OIDCSourceRepositoryURI``...) match exactly only and name failures by
+    class, so claims are read here (``certificate_claims``) and failures named as in the policy.
+    """
 
     def __init__(self, identities: list[Identity]) -> None:
         self.identities = identities
@@ -130,13 +132,15 @@ class _AnyIdentity:
         from sigstore.errors import VerificationError
 
         sans, issuer = certificate_identity(cert)
+        claims = certificate_claims(cert)
         reasons = []
         for identity in self.identities:
-            why = identity.mismatch(sans, issuer)
+            why = identity.mismatch(sans, issuer, claims)
             if why is None:
                 self.matched = identity
                 return
-            reasons.append(why)
+            # NOTE: among several identities a bare reason would not say whose it is.
+            reasons.append(why if len(self.identities) == 1 else f"{identity}: {why}")
         raise VerificationError("; ".join(reasons))
 
 
@@ -154,7 +158,7 @@ def verify_bundle(bundle_doc: dict[str, Any], identities: Any) -> str:
         from sigstore.verify import Verifier
     except ImportError:
         return "rejected: keyless verification needs: pip install 'mltoolkit[keyless]'"
-    policy = _AnyIdentity(list(identities))
+    policy = IdentityPolicy(list(identities))
     try:
         bundle = Bundle.from_json(json.dumps(bundle_doc))
         Verifier.production(offline=True).verify_dsse(bundle, policy)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
@@ -14,14 +15,15 @@ GITHUB = "https://token.actions.githubusercontent.com"
 
 
 def fake_fulcio_cert_and_key(
-    san: str, issuer: str
+    san: str, issuer: str, extensions: Mapping[str, bytes] | None = None
 ) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
-    """A self-signed certificate with the SAN and the v2 issuer extension Fulcio writes."""
+    """A self-signed certificate with the SAN and the v2 issuer extension Fulcio writes, plus
+    ``extensions`` (OID -> raw value bytes, e.g. a DER UTF8String for 1.3.6.1.4.1.57264.1.12)."""
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "fake fulcio")])
     issuer_der = b"\x0c" + bytes([len(issuer)]) + issuer.encode()
     now = dt.datetime.now(dt.UTC)
-    cert = (
+    builder = (
         x509.CertificateBuilder()
         .subject_name(name)
         .issuer_name(name)
@@ -36,6 +38,9 @@ def fake_fulcio_cert_and_key(
             x509.UnrecognizedExtension(x509.ObjectIdentifier("1.3.6.1.4.1.57264.1.8"), issuer_der),
             critical=False,
         )
-        .sign(key, hashes.SHA256())
     )
-    return cert, key
+    for oid, raw in (extensions or {}).items():
+        builder = builder.add_extension(
+            x509.UnrecognizedExtension(x509.ObjectIdentifier(oid), raw), critical=False
+        )
+    return builder.sign(key, hashes.SHA256()), key

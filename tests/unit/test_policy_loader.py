@@ -185,7 +185,7 @@ REJECTED = [
         owner: me
         """,
         "mltoolkit.yaml:2: owner: unknown key; "
-        "allowed keys: version, registries, trust, gates, environments",
+        "allowed keys: version, registries, trust, gates, environments, data",
     ),
     (
         "wrong type",

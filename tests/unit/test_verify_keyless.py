@@ -7,6 +7,7 @@ extensions (a fake CA), and signing is tested only up to the missing-token error
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 
 import pytest
 from cryptography import x509
@@ -22,12 +23,16 @@ WORKFLOW = "https://github.com/acme/model/.github/workflows/release.yml@refs/hea
 GITHUB = "https://token.actions.githubusercontent.com"
 
 
-def fake_fulcio_cert(san: str, issuer: str) -> x509.Certificate:
+def fake_fulcio_cert(
+    san: str, issuer: str, extensions: Mapping[str, bytes] | None = None
+) -> x509.Certificate:
+    """A FAKE Fulcio certificate (self-signed: Fulcio cannot be reached here) with the SAN, the
+    v2 issuer and ``extensions`` (OID -> the extension's raw value bytes)."""
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "fake fulcio")])
     issuer_der = b"\x0c" + bytes([len(issuer)]) + issuer.encode()
     now = dt.datetime.now(dt.UTC)
-    return (
+    builder = (
         x509.CertificateBuilder()
         .subject_name(name)
         .issuer_name(name)
@@ -42,8 +47,12 @@ def fake_fulcio_cert(san: str, issuer: str) -> x509.Certificate:
             x509.UnrecognizedExtension(x509.ObjectIdentifier("1.3.6.1.4.1.57264.1.8"), issuer_der),
             critical=False,
         )
-        .sign(key, hashes.SHA256())
     )
+    for oid, raw in (extensions or {}).items():
+        builder = builder.add_extension(
+            x509.UnrecognizedExtension(x509.ObjectIdentifier(oid), raw), critical=False
+        )
+    return builder.sign(key, hashes.SHA256())
 
 
 def test_certificate_identity_reads_san_and_v2_issuer() -> None:
