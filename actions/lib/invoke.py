@@ -61,6 +61,15 @@ def _pairs(env: Mapping[str, str], name: str) -> list[str]:
     return pairs
 
 
+def _no_credentials(name: str, url: str) -> None:
+    # Refused before it reaches argv (and RUNNER_DEBUG's echo); the value is not repeated.
+    if "@" in url or "token=" in url.lower():
+        raise InputProblem(
+            f"input '{name}' must not hold a token or user:password (inputs are not secret): "
+            "put the token in the masked secret/variable SPARK_CONNECT_AUTHENTICATE_TOKEN"
+        )
+
+
 def _flag(env: Mapping[str, str], name: str) -> bool:
     value = _get(env, name).lower()
     if value in _TRUE:
@@ -100,8 +109,11 @@ def validate_data_argv(env: Mapping[str, str]) -> list[str]:
         if not value:
             raise InputProblem(f"input '{name}' is required")
         argv += [f"--{name}", value]
+    if _get(env, "spark-master") and _get(env, "spark-remote"):
+        raise InputProblem("give the input 'spark-master' or 'spark-remote', not both")
+    _no_credentials("spark-remote", _get(env, "spark-remote"))
     # `--json=FILE` as one word: a bare `--json` in argv also switches the CLI's error output.
-    for name in ("json", "junit", "docs", "spark-master", "attest", "key"):
+    for name in ("json", "junit", "docs", "spark-master", "spark-remote", "attest", "key"):
         if value := _get(env, name):
             argv.append(f"--{name}={_no_flag(name, value)}")
     if _flag(env, "keyless"):

@@ -10,7 +10,10 @@ from mltoolkit.oci.reference import ImageRef
 
 if TYPE_CHECKING:
     from mltoolkit.oci.registry import RegistryClient
+    from mltoolkit.signing.certificate_claims import ClaimRule
     from mltoolkit.signing.verify import Trust
+
+CLAIM_OPTION = "--certificate-claim"
 
 
 def open_client(insecure: Sequence[str]) -> RegistryClient:
@@ -31,6 +34,54 @@ def parse_annotations(pairs: Sequence[str]) -> dict[str, str]:
     return result
 
 
+def parse_claims(pairs: Sequence[str]) -> tuple[ClaimRule, ...]:
+    """``NAME=VALUE`` / ``NAME-regexp=PATTERN`` pairs (``--certificate-claim``) into claim rules,
+    checked as the policy's ``claims:`` are: a known Fulcio claim name, given once, a non-empty
+    value, a pattern that compiles. InputError naming the valid claims otherwise."""
+    import re
+
+    from mltoolkit.policy.yamltree import suggestion
+    from mltoolkit.signing.certificate_claims import CLAIM_NAMES, REGEXP_SUFFIX, ClaimRule
+
+    rules: dict[str, ClaimRule] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key or not value:
+            raise InputError(
+                f"certificate claim {pair!r} is not NAME=VALUE",
+                where=CLAIM_OPTION,
+                fix="e.g. source-repository-uri=https://github.com/OWNER/REPO",
+            )
+        name = key.removesuffix(REGEXP_SUFFIX)
+        if name not in CLAIM_NAMES:
+            keys = [k for known in CLAIM_NAMES for k in (known, known + REGEXP_SUFFIX)]
+            close = suggestion(key, keys)
+            hint = f"did you mean '{close}'? " if close else ""
+            raise InputError(
+                f"unknown certificate claim '{key}'",
+                where=CLAIM_OPTION,
+                fix=f"{hint}valid claims (each also as NAME{REGEXP_SUFFIX}): "
+                + ", ".join(CLAIM_NAMES),
+            )
+        if name in rules:
+            raise InputError(
+                f"certificate claim '{name}' is given twice",
+                where=CLAIM_OPTION,
+                fix=f"give one of '{name}' or '{name}{REGEXP_SUFFIX}', once",
+            )
+        if key == name:
+            rules[name] = ClaimRule(name, value=value)
+            continue
+        try:
+            re.compile(value)
+        except re.error as exc:
+            raise InputError(
+                f"invalid regular expression for '{key}': {exc}", where=CLAIM_OPTION
+            ) from None
+        rules[name] = ClaimRule(name, regexp=value)
+    return tuple(rules.values())
+
+
 def build_trust(
     keys: Sequence[str],
     *,
@@ -39,16 +90,28 @@ def build_trust(
     issuer: str | None,
     issuer_regexp: str | None,
     signed_identities: Sequence[str] = (),
+    claims: Sequence[str] = (),
 ) -> Trust:
-    """The keys and identity given on the command line; InputError when there is none."""
+    """The keys and identity given on the command line; InputError when there is none.
+
+    ``claims`` (``--certificate-claim`` pairs) pin Fulcio certificate extensions on the
+    keyless identity, as ``claims:`` does on a policy identity.
+    """
     from mltoolkit.signing.keys import load_public_key
     from mltoolkit.signing.verify import Trust, TrustedKey
 
+    rules = parse_claims(claims)
     identities = []
     if identity or identity_regexp or issuer or issuer_regexp:
         from mltoolkit.signing.keyless import Identity
 
-        identities.append(Identity(identity, identity_regexp, issuer, issuer_regexp))
+        identities.append(Identity(identity, identity_regexp, issuer, issuer_regexp, claims=rules))
+    elif rules:
+        raise InputError(
+            f"{CLAIM_OPTION} pins a keyless identity, and none was given",
+            where=CLAIM_OPTION,
+            fix="add --certificate-identity[-regexp] and --certificate-oidc-issuer[-regexp]",
+        )
     if not keys and not identities:
         raise InputError(
             "nothing to verify against",

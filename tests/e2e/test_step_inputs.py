@@ -10,8 +10,10 @@ import subprocess
 import tomllib
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import pytest
+import yaml
 from e2e_harness import PAYLOAD, ROOT
 
 SETUP = ROOT / "actions" / "lib" / "setup-mltoolkit"
@@ -121,6 +123,76 @@ def test_validate_data_inputs_become_one_argv() -> None:
         invoke.validate_data_argv(env(suite="s.yaml"))
     with pytest.raises(invoke.InputProblem, match="input 'key'"):
         invoke.validate_data_argv(env(suite="s.yaml", data="d.csv", key="--keyless"))
+
+
+def test_validate_data_spark_remote_becomes_one_option() -> None:
+    for remote in ("sc://spark-connect.internal:15002/;use_ssl=true", "databricks"):
+        argv = invoke.validate_data_argv(env(suite="s.yaml", data="spark:/d", spark_remote=remote))
+        head = ["validate-data", "--suite", "s.yaml", "--data", "spark:/d"]
+        assert argv == [*head, f"--spark-remote={remote}"]
+    with pytest.raises(invoke.InputProblem, match="'spark-master' or 'spark-remote', not both"):
+        invoke.validate_data_argv(
+            env(suite="s.yaml", data="spark:/d", spark_master="local[1]", spark_remote="sc://h")
+        )
+    with pytest.raises(invoke.InputProblem, match="input 'spark-remote'"):
+        invoke.validate_data_argv(env(suite="s.yaml", data="spark:/d", spark_remote="--help"))
+
+
+@pytest.mark.parametrize(
+    "remote", ["sc://h:15002/;use_ssl=true;token=SECRET-42", "sc://u:SECRET-42@h:15002"]
+)
+def test_a_credential_in_spark_remote_never_reaches_argv_or_output(
+    remote: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with pytest.raises(invoke.InputProblem, match="SPARK_CONNECT_AUTHENTICATE_TOKEN") as info:
+        invoke.validate_data_argv(env(suite="s.yaml", data="spark:/d", spark_remote=remote))
+    assert "SECRET-42" not in str(info.value)
+    monkeypatch.setenv("RUNNER_DEBUG", "1")
+    for name, value in env(suite="s.yaml", data="spark:/d", spark_remote=remote).items():
+        monkeypatch.setenv(name, value)
+    assert invoke.main(["validate-data"]) == 2
+    assert "SECRET-42" not in capsys.readouterr().err
+
+
+def _template(step: str) -> tuple[dict[str, dict[str, str]], dict[str, Any]]:
+    header, jobs = (ROOT / "gitlab-templates" / f"{step}.yml").read_text().split("\n---\n", 1)
+    inputs = yaml.safe_load(header)["spec"]["inputs"]
+    job = yaml.safe_load(jobs.replace("$[[ inputs.job-prefix ]]", "p"))[f"p-{step}"]
+    return inputs, job
+
+
+def test_validate_data_action_and_template_pass_spark_inputs_through_env_only() -> None:
+    action = yaml.safe_load((ROOT / "actions" / "validate-data" / "action.yml").read_text())
+    run_step = action["runs"]["steps"][-1]
+    assert "${{" not in run_step["run"]
+    for name in ("spark-master", "spark-remote"):
+        variable = "MLTOOLKIT_INPUT_" + name.upper().replace("-", "_")
+        assert action["inputs"][name]["default"] == ""
+        assert run_step["env"][variable] == f"${{{{ inputs.{name} }}}}"
+        inputs, job = _template("validate-data")
+        assert inputs[name]["default"] == ""
+        assert job["variables"][variable] == f"$[[ inputs.{name} ]]"
+    # Inputs are not secret: the token's place is named where users read about the input.
+    assert "SPARK_CONNECT_AUTHENTICATE_TOKEN" in action["inputs"]["spark-remote"]["description"]
+    assert "SPARK_CONNECT_AUTHENTICATE_TOKEN" in inputs["spark-remote"]["description"]
+
+
+@pytest.mark.parametrize(
+    ("remote", "accepted"),
+    [
+        ("", True),
+        ("databricks", True),
+        ("sc://spark-connect.internal:15002/;use_ssl=true", True),
+        ("sc://u:pw@h:15002", False),
+        ("sc://h 15002", False),
+        ("--spark-master=local", False),
+        ("spark://m:7077", False),
+    ],
+)
+def test_gitlab_spark_remote_input_regex(remote: str, accepted: bool) -> None:
+    # GitLab checks an input's `regex` (RE2) before the job exists; this one has no RE2-only syntax.
+    inputs, _ = _template("validate-data")
+    assert (re.search(inputs["spark-remote"]["regex"], remote) is not None) == accepted
 
 
 def test_main_reports_bad_input_as_exit_2(

@@ -108,6 +108,7 @@ def verify_attestation(
     certificate_identity_regexp: str | None,
     certificate_oidc_issuer: str | None,
     certificate_oidc_issuer_regexp: str | None,
+    certificate_claims: tuple[str, ...],
     signed_identities: tuple[str, ...],
 ) -> None:
     """Print IMAGE's verified attestations (in-toto Statements) as JSON; exit 1 when none verify."""
@@ -125,6 +126,7 @@ def verify_attestation(
         issuer=certificate_oidc_issuer,
         issuer_regexp=certificate_oidc_issuer_regexp,
         signed_identities=signed_identities,
+        claims=certificate_claims,
     )
     predicate_type = predicate_type_uri(type_) if type_ else None
     ref = ImageRef.parse(image)

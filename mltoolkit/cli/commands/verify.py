@@ -34,6 +34,15 @@ def identity_options(command: F) -> F:
             "--certificate-oidc-issuer-regexp", metavar="RE", help="Keyless: issuer pattern."
         ),
         click.option(
+            "--certificate-claim",
+            "certificate_claims",
+            multiple=True,
+            metavar="NAME=VALUE",
+            help="Keyless: a Fulcio certificate claim that must fit too, as in the policy's "
+            "claims: (source-repository-uri=https://github.com/OWNER/REPO; NAME-regexp=RE "
+            "matches the whole value). Repeatable.",
+        ),
+        click.option(
             "--signed-identity",
             "signed_identities",
             multiple=True,
@@ -57,6 +66,7 @@ def verify(
     certificate_identity_regexp: str | None,
     certificate_oidc_issuer: str | None,
     certificate_oidc_issuer_regexp: str | None,
+    certificate_claims: tuple[str, ...],
     signed_identities: tuple[str, ...],
 ) -> None:
     """Verify IMAGE's signatures (referrers, tag fallback and cosign's .sig tag).
@@ -76,6 +86,7 @@ def verify(
         issuer=certificate_oidc_issuer,
         issuer_regexp=certificate_oidc_issuer_regexp,
         signed_identities=signed_identities,
+        claims=certificate_claims,
     )
     ref = ImageRef.parse(image)
     with cli_support.open_client(settings().insecure_registries) as client:
