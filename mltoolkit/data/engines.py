@@ -1,4 +1,5 @@
-"""The data under GX: a pandas DataFrame, a PostgreSQL table or query, or a Spark DataFrame.
+"""The data under GX: a pandas DataFrame or a DuckDB view over a file, a PostgreSQL table or
+query, or a Spark DataFrame.
 
 Each opener checks that the data can be read (InputError, exit 2, when it cannot), lists its
 columns without reading the rows where the engine allows, fingerprints it and hands GX a batch.
@@ -38,7 +39,9 @@ def open_batch(
 
     ``needed`` names the columns the suite reads (None: all); file sources load only those.
     """
-    if isinstance(source, FileSource):
+    if isinstance(source, FileSource) and source.engine == "duckdb":
+        batch = _duckdb_batch(context, source)
+    elif isinstance(source, FileSource):
         batch = _pandas_batch(context, source, needed)
     elif isinstance(source, SqlSource):
         batch = _sql_batch(context, source)
@@ -137,6 +140,33 @@ def _file_schema(source: FileSource) -> list[tuple[str, str]]:
     return [(str(name), "") for name in header.columns]
 
 
+# -- DuckDB (GX's SQL engine over the file) ---------------------------------------------------
+
+
+def _duckdb_batch(context: Any, source: FileSource) -> Batch:
+    """The same fingerprint as the pandas batch (file sha256, row count, file schema)."""
+    from mltoolkit.data import duckdb_batch
+
+    try:
+        schema = _file_schema(source)
+        rows = duckdb_batch.row_count(source)
+    except Exception as exc:
+        raise InputError(
+            f"cannot read the data as {source.format}: {_one_line(exc)}",
+            where=source.label,
+            fix=f"check that it is a valid {source.format} file",
+        ) from None
+    asset = duckdb_batch.add_asset(context, source, ASSET)
+    fingerprint = path_fingerprint(source.path, source.format) | {"row_count": rows}
+    fingerprint["schema"] = [{"name": name, "type": kind} for name, kind in schema]
+    return Batch(
+        definition=asset.add_batch_definition_whole_table("all"),
+        parameters={},
+        columns=[name for name, _ in schema],
+        fingerprint=fingerprint,
+    )
+
+
 # -- PostgreSQL ------------------------------------------------------------------------------
 
 
@@ -219,7 +249,11 @@ def _sql_relation(conn: Any, source: SqlSource) -> tuple[str, list[dict[str, str
 
 
 def _spark_batch(context: Any, source: SparkSource) -> Batch:
-    session = spark_session(source.master)
+    from mltoolkit.data.spark_placement import SparkPlacement
+    from mltoolkit.data.spark_session import is_unavailable, spark_session
+
+    placement = source.placement or SparkPlacement(master=source.master)
+    session = spark_session(placement)
     try:
         reader = session.read
         if source.format == "csv":
@@ -230,6 +264,12 @@ def _spark_batch(context: Any, source: SparkSource) -> Batch:
         row_count = frame.count()
     except Exception as exc:
         session.stop()
+        if is_unavailable(exc):
+            raise ExternalError(
+                f"Spark stopped answering: {_one_line(exc)}",
+                where=f"{source.label} on {placement.shown}",
+                fix="check that the Spark Connect server runs",
+            ) from None
         raise InputError(
             f"Spark cannot read the data as {source.format}: {_one_line(exc)}",
             where=source.label,
@@ -253,30 +293,3 @@ def _spark_batch(context: Any, source: SparkSource) -> Batch:
         fingerprint=fingerprint,
         closers=[session.stop],
     )
-
-
-def spark_session(master: str) -> Any:
-    """A SparkSession on ``master`` with the console progress bar and the UI off."""
-    try:
-        from pyspark.sql import SparkSession
-    except ImportError:
-        raise InputError(
-            "pyspark is not installed", where="spark:", fix="pip install 'mltoolkit[spark]'"
-        ) from None
-    try:
-        session = (
-            SparkSession.builder.master(master)
-            .appName("mltoolkit-validate-data")
-            .config("spark.ui.enabled", "false")
-            .config("spark.ui.showConsoleProgress", "false")
-            .config("spark.sql.shuffle.partitions", "8")
-            .getOrCreate()
-        )
-    except Exception as exc:
-        raise ExternalError(
-            f"cannot start Spark on {master}: {_one_line(exc)}",
-            where="spark",
-            fix="check MLTOOLKIT_SPARK_MASTER and that Java 17+ is installed",
-        ) from None
-    session.sparkContext.setLogLevel("ERROR")
-    return session

@@ -85,6 +85,7 @@ class Outcome:
     seconds: float
     gx_version: str
     raw: Any = None  # GX's ExpectationSuiteValidationResult, for Data Docs
+    spark: dict[str, str] | None = None  # where Spark ran: {"master"|"remote": URL, "from": ...}
 
     @property
     def passed(self) -> bool:
@@ -126,7 +127,8 @@ class Outcome:
                 "path": str(self.suite.path),
                 "sha256": self.suite.sha256,
             },
-            "data": {"source": self.source_label, "engine": self.engine},
+            "data": {"source": self.source_label, "engine": self.engine}
+            | ({"spark": self.spark} if self.spark else {}),
             "fingerprint": self.fingerprint,
             "statistics": self.statistics(),
             "results": [r.to_dict() for r in self.results],

@@ -11,6 +11,7 @@ from typing import Any
 
 from mltoolkit.data.catalog import columns_needed, require_columns
 from mltoolkit.data.engines import open_batch
+from mltoolkit.data.file_engine import choose_engine
 from mltoolkit.data.gx_setup import ephemeral_context
 from mltoolkit.data.results import ExpectationResult, Outcome
 from mltoolkit.data.source import DataSource
@@ -23,6 +24,8 @@ _RESULT_FORMAT = {"result_format": "SUMMARY", "partial_unexpected_count": 20}
 def validate(suite: Suite, source: DataSource) -> Outcome:
     """Validate ``source`` against ``suite``; bad data selection raises InputError (exit 2)."""
     import great_expectations as gx
+
+    source, _ = choose_engine(suite, source)  # settles --engine auto (the CLI did already)
 
     started = time.monotonic()
     context = ephemeral_context()
@@ -78,12 +81,14 @@ def in_suite_order(suite: Suite, raw: Any) -> list[ExpectationResult]:
 
 
 def _result(exp: Any, item: Any) -> ExpectationResult:
-    info = item.exception_info or {}
-    if info.get("raised_exception"):
-        message = " ".join(str(info.get("exception_message") or "GX raised an error").split())
-        return ExpectationResult(exp, "error", error=message[:300])
+    raised = _raised(item.exception_info or {})
+    if raised is not None:
+        return ExpectationResult(exp, "error", error=raised)
     result = item.result or {}
-    examples = [jsonable(v) for v in (result.get("partial_unexpected_list") or [])]
+    # A missing value is null whichever engine found it (pandas reports NaN, SQL engines None).
+    examples = [
+        None if _missing(v) else jsonable(v) for v in (result.get("partial_unexpected_list") or [])
+    ]
     return ExpectationResult(
         exp,
         "passed" if item.success else "failed",
@@ -93,6 +98,27 @@ def _result(exp: Any, item: Any) -> ExpectationResult:
         unexpected_percent=_number(result.get("unexpected_percent")),
         unexpected_examples=examples,
     )
+
+
+def _raised(info: dict[str, Any]) -> str | None:
+    """GX's error message for a result, if it raised: at the top of ``exception_info``, or (when a
+    metric failed, as SQL engines report it) under the failing metric's id."""
+    found = [info, *(v for v in info.values() if isinstance(v, dict))]
+    for entry in found:
+        if entry.get("raised_exception"):
+            message = str(entry.get("exception_message") or "GX raised an error")
+            return " ".join(message.split())[:300]
+    return None
+
+
+def _missing(value: Any) -> bool:
+    if value is None:
+        return True
+    try:
+        # NaN, NaT and pandas.NA are the values unequal to themselves.
+        return bool(value != value)  # noqa: PLR0124
+    except (TypeError, ValueError):
+        return True  # pandas.NA refuses bool()
 
 
 def _number(value: Any) -> float | None:

@@ -1,9 +1,10 @@
 """``--data SOURCE``: which data, read by which engine.
 
-- ``PATH.csv`` / ``PATH.parquet`` (a file or a directory of Parquet files): pandas;
+- ``PATH.csv`` / ``PATH.parquet`` (a file or a directory of Parquet files): DuckDB under GX's SQL
+  engine, or pandas (``--engine``; see ``mltoolkit.data.file_engine``);
 - ``postgresql://USER@HOST:PORT/DB?table=T`` or ``?query=SQL``: the checks run in the database;
-- ``spark:PATH``: pyspark (``local[*]`` unless ``MLTOOLKIT_SPARK_MASTER`` or ``--spark-master``
-  names a cluster).
+- ``spark:PATH``: pyspark, ``local[*]`` unless a master or a Spark Connect / Databricks remote is
+  configured (``mltoolkit.data.spark_placement``).
 
 Passwords never travel in argv: a URL holding one is refused (libpq reads ``PGPASSWORD`` and
 ``~/.pgpass``).
@@ -14,9 +15,13 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from mltoolkit.errors import InputError
+
+if TYPE_CHECKING:
+    from mltoolkit.data.spark_placement import SparkPlacement
 
 FILE_FORMATS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
 SQL_SCHEMES = ("postgresql", "postgres", "postgresql+psycopg")
@@ -25,20 +30,19 @@ DEFAULT_SPARK_MASTER = "local[*]"
 
 @dataclass(frozen=True)
 class FileSource:
-    """A CSV or Parquet file (or a directory of Parquet files) read with pandas."""
+    """A CSV or Parquet file (or a directory of Parquet files).
+
+    ``engine``: ``pandas`` or ``duckdb``; ``auto`` until ``file_engine.choose_engine`` settles it.
+    """
 
     path: Path
     format: str
+    engine: str = "auto"
 
     @property
     def label(self) -> str:
         """How the source is named in results and errors."""
         return str(self.path)
-
-    @property
-    def engine(self) -> str:
-        """The engine that evaluates the expectations."""
-        return "pandas"
 
 
 @dataclass(frozen=True)
@@ -71,11 +75,13 @@ class SqlSource:
 
 @dataclass(frozen=True)
 class SparkSource:
-    """Parquet or CSV read by pyspark on ``master``."""
+    """Parquet or CSV read by pyspark on ``master``, or where ``placement`` says
+    (``mltoolkit.data.spark_placement``: a master, Spark Connect or Databricks)."""
 
     path: str
     format: str
     master: str
+    placement: SparkPlacement | None = None
 
     @property
     def label(self) -> str:
@@ -103,8 +109,25 @@ def redacted(url: str) -> str:
     return urlunsplit((parts.scheme, user + host, parts.path, parts.query, parts.fragment))
 
 
-def parse_source(text: str, *, spark_master: str | None = None) -> DataSource:
-    """Parse ``--data``; InputError when it names nothing usable."""
+def parse_source(text: str, *, spark_master: str | None = None, engine: str = "auto") -> DataSource:
+    """Parse ``--data``; InputError when it names nothing usable.
+
+    ``engine`` (auto, pandas or duckdb) applies to CSV/Parquet files; naming one for another
+    source is an error.
+    """
+    source = _parse(text, spark_master)
+    if engine != "auto" and not isinstance(source, FileSource):
+        raise InputError(
+            f"--engine {engine} applies to CSV/Parquet files only",
+            where=source.label,
+            fix=f"drop --engine: {source.label} runs on {source.engine}",
+        )
+    if isinstance(source, FileSource):
+        return FileSource(source.path, source.format, engine)
+    return source
+
+
+def _parse(text: str, spark_master: str | None) -> DataSource:
     if "://" in text and text.split("://", 1)[0] in SQL_SCHEMES:
         return _sql(text)
     if "://" in text:

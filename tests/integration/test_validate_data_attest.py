@@ -132,6 +132,31 @@ def test_attestation_verifies_and_binds_the_data(
     assert first in fingerprints
     assert len(fingerprints) == 2
 
+    # The same data on DuckDB (the first two ran on pandas: the suite has a regex) is attested
+    # with the same fingerprint, and names its engine.
+    duck_suite = tmp_path / "duck.yaml"
+    duck_suite.write_text(
+        "name: duck\nexpectations:\n"
+        "  - {type: expect_column_values_to_not_be_null, kwargs: {column: id}}\n"
+        "  - {type: expect_column_values_to_be_between, kwargs: {column: amount, min_value: 0}}\n"
+    )
+    attest = ["--attest", pinned, "--key", str(tmp_path / "data.key")]
+    code, _, err = run(
+        ["validate-data", "--suite", str(duck_suite), "--data", str(data), *attest],
+        capsys,
+    )
+    assert code == 0, err
+    verify = ["verify-attestation", pinned, "--key", str(tmp_path / "data.pub")]
+    code, out, err = run([*verify, "--type", PREDICATE_TYPE], capsys)
+    assert code == 0, err
+    by_engine = {
+        s["predicate"]["data"]["engine"]: s["predicate"]["fingerprint"] for s in json.loads(out)
+    }
+    assert by_engine.keys() == {"pandas", "duckdb"}
+    assert by_engine["duckdb"]["sha256"] == hashlib.sha256(data.read_bytes()).hexdigest()
+    assert by_engine["duckdb"]["row_count"] == 50
+    assert by_engine["duckdb"]["sha256"] in fingerprints
+
     # A key that did not sign it verifies nothing.
     generate_key_pair(tmp_path / "other", b"pw")
     code, _, err = run(

@@ -12,6 +12,7 @@ from mltoolkit.errors import DeniedError, InputError
 
 if TYPE_CHECKING:
     from mltoolkit.data.results import Outcome
+    from mltoolkit.data.source import DataSource
 
 
 def _publish(
@@ -78,9 +79,24 @@ def _publish(
     help="Write the Data Docs site (offline-ready HTML) into this directory.",
 )
 @click.option(
+    "--engine",
+    type=click.Choice(["auto", "pandas", "duckdb"]),
+    default="auto",
+    show_default=True,
+    help="Engine for CSV/Parquet files: DuckDB under GX's SQL engine, or pandas "
+    "(auto: DuckDB when installed and every expectation runs on it).",
+)
+@click.option(
     "--spark-master",
     metavar="URL",
-    help="Spark master for spark: sources (default $MLTOOLKIT_SPARK_MASTER or local[*]).",
+    help="Spark master for spark: sources (local[N], spark://HOST:PORT, yarn, k8s://...). "
+    "Default: the policy's data.spark, $SPARK_REMOTE or $MLTOOLKIT_SPARK_MASTER, local[*].",
+)
+@click.option(
+    "--spark-remote",
+    metavar="URL",
+    help="Run spark: sources on a Spark Connect server (sc://HOST:PORT) or with Databricks "
+    "Connect (databricks). Tokens only from $SPARK_CONNECT_AUTHENTICATE_TOKEN.",
 )
 @click.option(
     "--attest",
@@ -97,7 +113,9 @@ def validate_data(
     json_file: Path | None,
     junit: Path | None,
     docs: Path | None,
+    engine: str,
     spark_master: str | None,
+    spark_remote: str | None,
     attest_image: str | None,
     key_ref: str | None,
     keyless: bool,
@@ -108,22 +126,29 @@ def validate_data(
     Exit 0 when the gate passes, 1 when it fails, 2 on a bad suite or data source, 3 when the
     database, Spark or the registry fails.
     """
-    from mltoolkit.data.source import parse_source
+    from mltoolkit.data.source import SparkSource, parse_source
     from mltoolkit.data.suite import read_suite
 
     suite = read_suite(suite_path)
-    source = parse_source(data, spark_master=spark_master)
+    source = parse_source(data, spark_master=spark_master, engine=engine)
+    source = _place_spark(source, spark_master, spark_remote)
     signing = _prepare_attestation(attest_image, key_ref, keyless)
 
     from mltoolkit.data.catalog import check_suite
+    from mltoolkit.data.file_engine import choose_engine
     from mltoolkit.data.gx_setup import quiet_gx
     from mltoolkit.data.reports import human
     from mltoolkit.data.run import validate
 
     quiet_gx(spark=source.engine == "spark")
     check_suite(suite)
+    source, why_pandas = choose_engine(suite, source)
+    if why_pandas:
+        log(why_pandas)
     log(f"validating {source.label} ({source.engine}) with {suite.name!r}")
     outcome = validate(suite, source)
+    if isinstance(source, SparkSource) and source.placement is not None:
+        outcome.spark = source.placement.describe()
     _publish(outcome, json_file, junit, docs)
     result: dict[str, Any] = outcome.to_dict()
     if signing is not None:
@@ -140,6 +165,30 @@ def validate_data(
             fix="fix the data, or the suite if the expectation is wrong",
         )
         raise denied.after_result()
+
+
+def _place_spark(source: DataSource, master: str | None, remote: str | None) -> DataSource:
+    """Where a spark: source runs: options, then the policy, then the environment."""
+    from mltoolkit.data.source import SparkSource
+
+    if not isinstance(source, SparkSource):
+        if remote:
+            raise InputError("--spark-remote only goes with spark:PATH data", where="--data")
+        return source
+    import dataclasses
+    import os
+
+    from mltoolkit.data.spark_placement import resolve_placement
+    from mltoolkit.policy import find_policy
+
+    policy = find_policy(settings())
+    placement = resolve_placement(
+        cli_master=master,
+        cli_remote=remote,
+        policy=policy.data.spark if policy is not None else None,
+        environ=os.environ,
+    )
+    return dataclasses.replace(source, master=placement.master or "", placement=placement)
 
 
 class _Attestation:
