@@ -113,7 +113,18 @@ def validate_data_argv(env: Mapping[str, str]) -> list[str]:
         raise InputProblem("give the input 'spark-master' or 'spark-remote', not both")
     _no_credentials("spark-remote", _get(env, "spark-remote"))
     # `--json=FILE` as one word: a bare `--json` in argv also switches the CLI's error output.
-    for name in ("json", "junit", "docs", "spark-master", "spark-remote", "attest", "key"):
+    if (engine := _get(env, "engine")) and engine not in ("auto", "duckdb", "pandas"):
+        raise InputProblem(f"input 'engine' must be auto, duckdb or pandas, not {engine!r}")
+    for name in (
+        "json",
+        "junit",
+        "docs",
+        "engine",
+        "spark-master",
+        "spark-remote",
+        "attest",
+        "key",
+    ):
         if value := _get(env, name):
             argv.append(f"--{name}={_no_flag(name, value)}")
     if _flag(env, "keyless"):

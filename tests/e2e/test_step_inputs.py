@@ -125,6 +125,18 @@ def test_validate_data_inputs_become_one_argv() -> None:
         invoke.validate_data_argv(env(suite="s.yaml", data="d.csv", key="--keyless"))
 
 
+def test_validate_data_engine_input_is_checked_and_passed() -> None:
+    argv = invoke.validate_data_argv(env(suite="s.yaml", data="d.parquet", engine="pandas"))
+    assert argv == ["validate-data", "--suite", "s.yaml", "--data", "d.parquet", "--engine=pandas"]
+    with pytest.raises(invoke.InputProblem, match="input 'engine' must be auto, duckdb or pandas"):
+        invoke.validate_data_argv(env(suite="s.yaml", data="d.parquet", engine="spark"))
+    action = yaml.safe_load((ROOT / "actions" / "validate-data" / "action.yml").read_text())
+    assert action["runs"]["steps"][-1]["env"]["MLTOOLKIT_INPUT_ENGINE"] == "${{ inputs.engine }}"
+    inputs, job = _template("validate-data")
+    assert inputs["engine"]["options"] == ["auto", "duckdb", "pandas"]
+    assert job["variables"]["MLTOOLKIT_INPUT_ENGINE"] == "$[[ inputs.engine ]]"
+
+
 def test_validate_data_spark_remote_becomes_one_option() -> None:
     for remote in ("sc://spark-connect.internal:15002/;use_ssl=true", "databricks"):
         argv = invoke.validate_data_argv(env(suite="s.yaml", data="spark:/d", spark_remote=remote))
