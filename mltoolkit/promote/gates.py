@@ -13,7 +13,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from mltoolkit.approvals.record import Approval, format_time, parse_approval
-from mltoolkit.evidence.collect import Evidence, EvidenceReport
+from mltoolkit.evidence.collect import Evidence, EvidenceReport, Rejected
+from mltoolkit.evidence.types import evidence_type_of
 from mltoolkit.policy.model import Approvals, Environment, EvidenceType, Policy
 
 # Evidence whose signer built the image: its signer may not approve under separation of duties.
@@ -201,7 +202,7 @@ def _evidence_gate(
     found = f"{len(good)} verified" + (f", {len(refused)} refused" if refused else "")
     if good:
         return GateResult(str(kind), required, found, ", ".join(signers), True, "")
-    reasons = refused + _rejections_about(str(kind), evidence)
+    reasons = refused + _rejections_about(kind, evidence)
     why = f"no verified {kind} evidence for {_short(facts.digest)}"
     if reasons:
         why += ": " + "; ".join(reasons[:_SHOWN_REJECTIONS])
@@ -234,10 +235,21 @@ def _content_problem(
     return None
 
 
-def _rejections_about(kind: str, evidence: EvidenceReport) -> list[str]:
-    """Rejected items whose reason names this kind, else every rejection (the unnamed ones)."""
-    named = [reason for _, reason in evidence.rejected if kind in reason]
-    return named or [reason for _, reason in evidence.rejected if "approval" not in reason]
+def _rejections_about(kind: EvidenceType, evidence: EvidenceReport) -> list[str]:
+    """Why the rejected items that claimed to be ``kind`` were rejected, then the items whose
+    type could not be read (either may be what the gate misses).
+
+    Matched by the claimed predicate type only; a reason is text for people, whatever it says.
+    """
+    claimed: list[str] = []
+    unread: list[str] = []
+    for item in evidence.rejected:
+        predicate_type = item.predicate_type if isinstance(item, Rejected) else None
+        if predicate_type is None:
+            unread.append(f"{item[1]} (its type could not be read)")
+        elif evidence_type_of(predicate_type) == kind:
+            claimed.append(item[1])
+    return claimed + unread
 
 
 def _tag_claims(kind: str, tags: Mapping[str, str]) -> str | None:
@@ -391,7 +403,7 @@ def _approvals_gate(
         short = rules.required - len(good)
         why = f"{short} approval{'s' if short != 1 else ''} short"
         refused = [f"{v.approver}: {v.reason}" for v in verdicts if not v.counted]
-        refused += [reason for _, reason in evidence.rejected if "approval" in reason]
+        refused += _rejections_about(EvidenceType.APPROVAL, evidence)
         if refused:
             why += "; not counted: " + "; ".join(refused)
     return GateResult("approvals", required, found, ", ".join(good), ok, why)

@@ -9,7 +9,11 @@ from typing import Any
 import pytest
 
 from mltoolkit.approvals.record import approval_predicate
-from mltoolkit.evidence.collect import Evidence, EvidenceReport
+from mltoolkit.evidence.collect import Evidence, EvidenceReport, Rejected
+from mltoolkit.evidence.types import APPROVAL, PREDICATE_TYPES, SCAN_RESULT
+from mltoolkit.policy.model import (
+    REQUIRABLE_EVIDENCE as REQUIRABLE,
+)
 from mltoolkit.policy.model import (
     Approvals,
     Environment,
@@ -25,6 +29,7 @@ NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 DIGEST = "sha256:" + "a" * 64
 OTHER = "sha256:" + "b" * 64
 E = EvidenceType
+SBOM = "https://cyclonedx.org/bom"
 
 
 def _policy(**approvals: Any) -> Policy:
@@ -133,14 +138,17 @@ def test_missing_evidence_fails_naming_the_type() -> None:
 
 
 def test_untrusted_signer_is_named() -> None:
-    rejected = [("att layer 0", "signed by mallory, who is not trusted for sbom evidence")]
+    reason = "signed by mallory, who is not trusted for sbom evidence"
+    rejected = [Rejected("att layer 0", reason, SBOM)]
     report = _report(_ev("signature"), _ev("vulnerability-scan"), rejected=rejected)
     result = evaluate(_policy(), "staging", _facts(), report, NOW)
     assert "mallory, who is not trusted for sbom evidence" in _gate(result, "sbom").why
 
 
 def test_evidence_for_another_digest_does_not_count() -> None:
-    rejected = [("att layer 1", f"signed by ci but its subject is {OTHER}, not {DIGEST}")]
+    rejected = [
+        Rejected("att layer 1", f"signed by ci but its subject is {OTHER}, not {DIGEST}", SBOM)
+    ]
     report = _report(
         _ev("signature"), _ev("vulnerability-scan"), _ev("sbom", digest=OTHER), rejected=rejected
     )
@@ -230,7 +238,8 @@ def test_future_dated_approval() -> None:
 
 
 def test_untrusted_approval_is_reported() -> None:
-    rejected = [("att layer 3", "signed by mallory, who is not trusted for approval evidence")]
+    reason = "signed by mallory, who is not trusted for approval evidence"
+    rejected = [Rejected("att layer 3", reason, APPROVAL)]
     report = _full(_approval("alice"))
     report.rejected.extend(rejected)
     result = evaluate(_policy(), "production", _facts(), report, NOW)
@@ -265,3 +274,66 @@ def test_malformed_approval_is_not_counted(predicate: Any) -> None:
     report = _full(_ev("approval", "alice", predicate), _approval("bob"))
     result = evaluate(_policy(), "production", _facts(), report, NOW)
     assert "alice: not a mltoolkit.approval/v1 predicate" in _gate(result, "approvals").why
+
+
+# Rejected evidence reaches a gate by the predicate type it claimed, never by words in its reason.
+
+
+def test_rejection_reaches_the_gate_of_its_type_not_the_one_its_reason_names() -> None:
+    # A scan attestation whose reason happens to name sbom evidence.
+    reason = "signed by mallory, who is not trusted for sbom evidence"
+    report = _report(_ev("signature"), rejected=[Rejected("att layer 0", reason, SCAN_RESULT)])
+    result = evaluate(_policy(), "staging", _facts(), report, NOW)
+    assert reason in _gate(result, "vulnerability-scan").why
+    assert reason not in _gate(result, "sbom").why
+
+
+def test_rejection_with_no_keyword_reaches_its_gate_only() -> None:
+    report = _report(
+        _ev("signature"), rejected=[Rejected("referrer sha256:c", "bad signature", SBOM)]
+    )
+    result = evaluate(_policy(), "staging", _facts(), report, NOW)
+    assert _gate(result, "sbom").why.endswith(": bad signature")
+    assert "bad signature" not in _gate(result, "vulnerability-scan").why
+
+
+def test_rejected_approval_reaches_the_approvals_gate_whatever_its_reason_says() -> None:
+    unsaid = Rejected("att layer 4", "signature does not verify", APPROVAL)
+    misleading = Rejected("att layer 5", "an sbom by mallory, no approval of ours", SBOM)
+    report = _full(_approval("alice"))
+    report.rejected.extend([unsaid, misleading])
+    result = evaluate(_policy(), "production", _facts(), report, NOW)
+    approvals = _gate(result, "approvals").why
+    assert "not counted: signature does not verify" in approvals
+    assert "no approval of ours" not in approvals
+    # sbom evidence is verified here, so its gate passes and shows no rejection either.
+    assert _gate(result, "sbom").passed
+
+
+def test_rejection_of_a_type_no_gate_checks_is_shown_nowhere() -> None:
+    stray = Rejected("att layer 6", "approval sbom vulnerability-scan", "https://example.com/x/v1")
+    report = _report(rejected=[stray])
+    result = evaluate(_policy(), "staging", _facts(), report, NOW)
+    assert all("approval sbom" not in g.why for g in result.gates)
+
+
+def test_rejection_whose_type_could_not_be_read_is_shown_on_every_failing_gate() -> None:
+    report = _report(_ev("signature"), rejected=[Rejected("att layer 7", "not a DSSE envelope")])
+    result = evaluate(_policy(), "staging", _facts(), report, NOW)
+    for name in ("sbom", "vulnerability-scan"):
+        assert "not a DSSE envelope (its type could not be read)" in _gate(result, name).why
+    assert "DSSE" not in _gate(result, "signature").why
+
+
+@pytest.mark.parametrize(
+    ("predicate_type", "kind"),
+    [(uri, kind) for uri, kind in PREDICATE_TYPES.items() if kind in {str(k) for k in REQUIRABLE}],
+)
+def test_every_known_predicate_type_reaches_its_gate(predicate_type: str, kind: str) -> None:
+    policy = _policy()
+    env = Environment("lab", "r/lab", requires=REQUIRABLE)
+    policy = Policy(path=policy.path, trust=policy.trust, environments={"lab": env})
+    report = _report(rejected=[Rejected("item", "refused", predicate_type)])
+    result = evaluate(policy, "lab", _facts(), report, NOW)
+    shown = [g.gate for g in result.gates if g.why.endswith(": refused")]
+    assert shown == [kind]
