@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import atexit
+import gc
 import importlib
 import os
 import sys
@@ -164,6 +166,11 @@ def _traceback() -> None:
 
 def main(argv: list[str] | None = None) -> NoReturn:
     """Run the CLI; every failure ends here as one line and an exit code."""
+    if argv is None:
+        # NOTE: the process ends with this command. Freezing every object once the other exit
+        # handlers have run (atexit is last-in, first-out) spares the interpreter's final
+        # garbage collection a walk over all of them: about 10 ms of each short command.
+        atexit.register(gc.freeze)
     args = list(sys.argv[1:] if argv is None else argv)
     verbose = _wants("--verbose", args) or _wants("-v", args)
     json_output = _wants("--json", args)

@@ -15,13 +15,16 @@ get ``library/``.
 
 from __future__ import annotations
 
-import hashlib
 import ipaddress
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from mltoolkit.errors import InputError
+
+if TYPE_CHECKING:
+    import hashlib
 
 DOCKER_HUB = "docker.io"
 DOCKER_HUB_API = "registry-1.docker.io"
@@ -103,10 +106,14 @@ class Digest:
         """The digest of ``data``."""
         if algorithm not in DIGEST_HEX_LENGTHS:
             raise InputError(f"unknown digest algorithm {algorithm!r}", where="digest")
+        import hashlib  # loads OpenSSL: only when something is hashed (not for `scan`'s start)
+
         return cls(algorithm, hashlib.new(algorithm, data).hexdigest())
 
     def hasher(self) -> hashlib._Hash:
         """A fresh hash object of this digest's algorithm (to verify streamed content)."""
+        import hashlib
+
         return hashlib.new(self.algorithm)
 
     @property

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import math
 import os
+import select
 import subprocess
 import sys
 import time
@@ -166,6 +168,31 @@ def _hint(line: str) -> str | None:
     return None
 
 
+def wait_for_exit(proc: subprocess.Popen[bytes], timeout: float) -> int:
+    """Wait up to ``timeout`` seconds for ``proc`` and return its exit code, the moment it exits.
+
+    ``Popen.wait(timeout=...)`` polls with sleeps of up to 50 ms, which adds 25 ms on average
+    to every scan; a pidfd (Linux 5.3+) becomes readable when the process exits.
+    Raises ``subprocess.TimeoutExpired`` like ``Popen.wait``.
+    """
+    if proc.returncode is not None:
+        return proc.returncode
+    try:
+        pidfd = os.pidfd_open(proc.pid)
+    except (AttributeError, OSError):  # not Linux, an old kernel, or a seccomp filter
+        return proc.wait(timeout=timeout)
+    try:
+        poller = select.poll()
+        poller.register(pidfd, select.POLLIN)
+        # poll() takes an int of milliseconds; beyond about 24 days it means "no limit".
+        limit = -1 if timeout * 1000 >= 2**31 - 1 else max(0, math.ceil(timeout * 1000))
+        if not poller.poll(limit):
+            raise subprocess.TimeoutExpired(proc.args, timeout)
+    finally:
+        os.close(pidfd)
+    return proc.wait()
+
+
 class TrivyRun:
     """A trivy process started in the background; ``result()`` waits for its JSON output.
 
@@ -211,7 +238,7 @@ class TrivyRun:
         where = self.args[-1] if self.args else "trivy"
         remaining = max(0.0, self.timeout - (time.monotonic() - self._started))
         try:
-            code = self._proc.wait(timeout=remaining)
+            code = wait_for_exit(self._proc, remaining)
         except subprocess.TimeoutExpired:
             self.cancel()
             raise ExternalError(

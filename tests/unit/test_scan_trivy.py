@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from mltoolkit.errors import ExitCode, ExternalError
-from mltoolkit.scan.trivy import find_trivy, locate_trivy, run_trivy, start_trivy
+from mltoolkit.scan.trivy import find_trivy, locate_trivy, run_trivy, start_trivy, wait_for_exit
 
 
 def _fake_trivy(tmp_path: Path, version: str, body: str = "") -> Path:
@@ -100,3 +102,48 @@ def test_trivy_fatal_error_keeps_its_detail_lines_and_gets_a_hint(tmp_path: Path
     assert text.startswith("reg/app@sha256:00: trivy failed (exit 1): run error: init error")
     assert "connection refused" in text and "INFO" not in text
     assert "--db-repository" in text
+
+
+def test_version_cache_is_keyed_on_the_binary_path(tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    first = _fake_trivy(tmp_path, "0.76.0")
+    assert find_trivy(cache, environ={"MLTOOLKIT_TRIVY": str(first)}).version == "0.76.0"
+    other = tmp_path / "other"
+    other.mkdir()
+    second = _fake_trivy(other, "0.40.0")
+    os.utime(second, ns=(first.stat().st_atime_ns, first.stat().st_mtime_ns))
+    # Same size and mtime, another path: asked, not taken from the first binary's note.
+    with pytest.raises(ExternalError, match=r"trivy 0\.40\.0 is older"):
+        find_trivy(cache, environ={"MLTOOLKIT_TRIVY": str(second)})
+
+
+def test_a_corrupt_version_cache_is_asked_again(tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    (cache / "mltoolkit-trivy.json").write_text("{not json")
+    fake = _fake_trivy(tmp_path, "0.76.0")
+    assert find_trivy(cache, environ={"MLTOOLKIT_TRIVY": str(fake)}).version == "0.76.0"
+    assert "0.76.0" in (cache / "mltoolkit-trivy.json").read_text()
+
+
+@pytest.mark.parametrize("pidfd", [True, False], ids=["pidfd", "polling-fallback"])
+def test_wait_for_exit_returns_the_code_or_times_out(
+    pidfd: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if not pidfd:
+
+        def no_pidfd(pid: int, flags: int = 0) -> int:
+            raise OSError("pidfd_open refused (as on an old kernel)")
+
+        monkeypatch.setattr(os, "pidfd_open", no_pidfd, raising=False)
+    done = subprocess.Popen([sys.executable, "-c", "raise SystemExit(7)"])
+    assert wait_for_exit(done, 30) == 7
+    assert wait_for_exit(done, 30) == 7  # already reaped: the code again
+    sleeper = subprocess.Popen(["sleep", "30"])
+    try:
+        with pytest.raises(subprocess.TimeoutExpired):
+            wait_for_exit(sleeper, 0.2)
+        assert sleeper.poll() is None
+    finally:
+        sleeper.kill()
+        sleeper.wait()
