@@ -74,9 +74,14 @@ def approvals_of(
     rows = _one_per_approval(rows)
     for rejected in report.rejected:
         source, reason = rejected
+        # Matched by the claimed predicate type, as the gates match it; never by the reason's
+        # words. An item whose type could not be read may be an approval: shown, and said so.
         claimed = rejected.predicate_type if isinstance(rejected, Rejected) else None
-        if claimed == APPROVAL or (claimed is None and "approval" in reason):
+        if claimed == APPROVAL:
             rows.append(_row("?", "?", "?", "", reason, source, False))
+        elif claimed is None:
+            unread = f"{reason} (its type could not be read)"
+            rows.append(_row("?", "?", "?", "", unread, source, False))
     return rows
 
 

@@ -132,3 +132,15 @@ def test_copies_of_one_approval_are_one_row() -> None:
     rows = _rows(alice, replace(alice, source="bundle"), _approval("bob"))
     assert [(r["approver"], r["counted"]) for r in rows] == [("alice", True), ("bob", True)]
     assert rows[0]["sources"] == ["src-approval", "bundle"]
+
+
+def test_rejections_reach_the_approvals_by_claimed_type_not_by_their_words() -> None:
+    wordless = Rejected("img.att#2", "signed by mallory", APPROVAL)
+    misleading = Rejected("img.att#3", "approval-looking words, but an sbom", "https://x/sbom")
+    unread = Rejected("img.att#4", "not a DSSE envelope", None)
+    rows = _rows(rejected=[wordless, misleading, unread])
+    listed = {r["source"]: r["reason"] for r in rows if not r["verified"]}
+    assert listed == {
+        "img.att#2": "signed by mallory",
+        "img.att#4": "not a DSSE envelope (its type could not be read)",
+    }
