@@ -176,19 +176,28 @@ def build_image(
     when the engine fails or goes away.
     """
 
+    from mltoolkit.build.context_stream import ContextStream
+
     state = BuildStream(build_args=dict(build_args))
     try:
-        chunks = client.api.build(
-            path=str(context),
-            dockerfile=dockerfile,
-            tag=tag,
-            buildargs=dict(build_args),
-            labels=dict(labels),
-            rm=True,
-            forcerm=True,
-            pull=False,
-            decode=True,
-        )
+        with ContextStream(context, dockerfile) as body:
+            try:
+                chunks = client.api.build(
+                    fileobj=body.chunks(),
+                    custom_context=True,
+                    dockerfile=body.dockerfile,
+                    tag=tag,
+                    buildargs=dict(build_args),
+                    labels=dict(labels),
+                    rm=True,
+                    forcerm=True,
+                    pull=False,
+                    decode=True,
+                )
+            except Exception:
+                body.check()  # an unreadable context is the cause, not the engine
+                raise
+            body.check()
         state.follow(chunks, on_line)
     except StreamError as exc:
         raise _step_failure(state, str(exc), shown_as or dockerfile) from exc

@@ -39,7 +39,7 @@ def model_status(store: ModelStore, name: str, version: int | None = None) -> di
     """The status document of ``name`` (only ``version`` when given)."""
     model = store.get_model(name)
     if version is None:
-        versions = store.versions(name)
+        versions = store.versions(name, model)
     else:
         aliases = tuple(sorted(a for a, v in model["aliases"].items() if v == version))
         found = store.get_version(name, version)

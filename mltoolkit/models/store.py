@@ -338,9 +338,13 @@ class ModelStore:
         )
         return _version_info(mv)
 
-    def versions(self, name: str) -> list[VersionInfo]:
-        """Every version of ``name``, lowest first (InputError when the model does not exist)."""
-        model = self.get_model(name)
+    def versions(self, name: str, model: dict[str, Any] | None = None) -> list[VersionInfo]:
+        """Every version of ``name``, lowest first (InputError when the model does not exist).
+
+        ``model`` is ``get_model(name)`` when the caller has just read it.
+        """
+        if model is None:
+            model = self.get_model(name)
         by_version: dict[int, list[str]] = {}
         for alias, number in model["aliases"].items():
             by_version.setdefault(number, []).append(alias)

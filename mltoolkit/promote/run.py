@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 from mltoolkit.approvals.record import format_time
 from mltoolkit.audit.history import ACTION_PROMOTE, environments_of, latest, promotions
 from mltoolkit.audit.keys import promotion_keys, trusted_name
-from mltoolkit.audit.log import append_entry, verify_log
+from mltoolkit.audit.log import Entry, append_entry, verify_log
 from mltoolkit.errors import DeniedError, Error, InputError
 from mltoolkit.evidence.collect import EvidenceReport, collect_evidence
 from mltoolkit.evidence.types import PROMOTION
@@ -61,6 +61,8 @@ class Assessment:
     audit_path: Path
     audit_problems: list[str] = field(default_factory=list)
     audit_last_version: int | None = None
+    audit_entries: list[Entry] = field(default_factory=list)
+    """The audit log's entries as verified for the gates (whether or not the log is intact)."""
 
     @property
     def current(self) -> int | None:
@@ -137,6 +139,7 @@ def assess(
         audit_path,
         list(check.problems),
         last.version if last else None,
+        list(check.entries),
     )
 
 

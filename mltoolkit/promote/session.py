@@ -26,15 +26,19 @@ class Session:
 
 
 @contextmanager
-def open_session(opts: Settings, audit_log: Path | None = None) -> Iterator[Session]:
-    """Load the policy (required), open MLflow and a registry client; close them after."""
+def open_session(
+    opts: Settings, audit_log: Path | None = None, *, policy: Policy | None = None
+) -> Iterator[Session]:
+    """Load the policy (required; unless ``policy`` is the one the command already loaded),
+    open MLflow and a registry client; close them after."""
     from mltoolkit.audit.log import log_path
     from mltoolkit.models.location import resolve_location
     from mltoolkit.models.store import open_store
     from mltoolkit.oci.registry import RegistryClient
     from mltoolkit.policy.loader import require_policy
 
-    policy = require_policy(opts)
+    if policy is None:
+        policy = require_policy(opts)
     location = resolve_location()
     path = audit_log or log_path(location)
     store = open_store(location, verbose=opts.verbose)

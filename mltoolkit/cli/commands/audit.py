@@ -51,7 +51,7 @@ def audit(
             where="--env",
             fix=f"the policy defines: {', '.join(policy.environments) or 'none'}",
         )
-    with open_session(settings(), audit_log) as session:
+    with open_session(settings(), audit_log, policy=policy) as session:
         aliases = None if at_text else dict(session.store.get_model(model)["aliases"])
         trail = run_audit(
             session.policy,

@@ -45,8 +45,6 @@ def report(
     from datetime import UTC, datetime
 
     from mltoolkit.audit.history import latest, promotions
-    from mltoolkit.audit.keys import promotion_keys
-    from mltoolkit.audit.log import verify_log
     from mltoolkit.files import write_report
     from mltoolkit.promote.release_page import environment_order, render_page
     from mltoolkit.promote.run import assess
@@ -81,8 +79,8 @@ def report(
             audit_path=session.audit_path,
             now=now,
         )
-        check = verify_log(session.audit_path, promotion_keys(policy))
-        images = {env: p.image for env, p in latest(promotions(check.entries, model)).items()}
+        history = promotions(assessment.audit_entries, model)
+        images = {env: p.image for env, p in latest(history).items()}
     page = render_page(assessment, environments=order, images=images, generated=now)
     try:
         write_report(html_path, page)
