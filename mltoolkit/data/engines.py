@@ -54,6 +54,15 @@ def open_batch(
             close()
 
 
+def _unreadable(source: FileSource, exc: Exception) -> InputError:
+    """The one line for a file that pandas or DuckDB cannot read."""
+    return InputError(
+        f"cannot read the data as {source.format}: {_one_line(exc)}",
+        where=source.label,
+        fix=f"check that it is a valid {source.format} file",
+    )
+
+
 def _one_line(exc: BaseException) -> str:
     text = " ".join(str(exc).split())
     return text[:300] or type(exc).__name__
@@ -85,11 +94,7 @@ def _pandas_batch(context: Any, source: FileSource, needed: list[str] | None) ->
             fix="validate it with spark:PATH or in the database",
         ) from None
     except Exception as exc:
-        raise InputError(
-            f"cannot read the data as {source.format}: {_one_line(exc)}",
-            where=source.label,
-            fix=f"check that it is a valid {source.format} file",
-        ) from None
+        raise _unreadable(source, exc) from None
     asset = context.data_sources.add_pandas("pandas").add_dataframe_asset(ASSET)
     fingerprint = path_fingerprint(source.path, source.format) | {"row_count": len(frame)}
     fingerprint["schema"] = [{"name": name, "type": kind} for name, kind in schema]
@@ -151,11 +156,7 @@ def _duckdb_batch(context: Any, source: FileSource) -> Batch:
         schema = _file_schema(source)
         rows = duckdb_batch.row_count(source)
     except Exception as exc:
-        raise InputError(
-            f"cannot read the data as {source.format}: {_one_line(exc)}",
-            where=source.label,
-            fix=f"check that it is a valid {source.format} file",
-        ) from None
+        raise _unreadable(source, exc) from None
     asset = duckdb_batch.add_asset(context, source, ASSET)
     fingerprint = path_fingerprint(source.path, source.format) | {"row_count": rows}
     fingerprint["schema"] = [{"name": name, "type": kind} for name, kind in schema]
