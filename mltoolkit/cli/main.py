@@ -12,7 +12,7 @@ from typing import Any, NoReturn
 
 import click
 
-from mltoolkit import __version__
+from mltoolkit import __version__, heap
 from mltoolkit.cli.context import Settings
 from mltoolkit.errors import Error, ExitCode
 
@@ -171,6 +171,7 @@ def main(argv: list[str] | None = None) -> NoReturn:
         # handlers have run (atexit is last-in, first-out) spares the interpreter's final
         # garbage collection a walk over all of them: about 10 ms of each short command.
         atexit.register(gc.freeze)
+        heap.short_lived()
     args = list(sys.argv[1:] if argv is None else argv)
     verbose = _wants("--verbose", args) or _wants("-v", args)
     json_output = _wants("--json", args)

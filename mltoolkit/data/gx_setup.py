@@ -8,6 +8,8 @@ import sys
 import warnings
 from typing import Any
 
+from mltoolkit.heap import bulk_import
+
 _LOGGERS = ("great_expectations", "py4j", "pyspark")
 
 
@@ -25,7 +27,7 @@ def quiet_gx(*, spark: bool = False) -> None:
     if hide_spark:
         sys.modules["pyspark"] = None  # type: ignore[assignment]
     try:
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), bulk_import():
             warnings.simplefilter("ignore")
             import great_expectations  # noqa: F401
     finally:

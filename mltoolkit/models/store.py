@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from mltoolkit.errors import Error, ExternalError, InputError
+from mltoolkit.heap import bulk_import
 from mltoolkit.models.location import Location, normalise_version, resolve_location
 
 T = TypeVar("T")
@@ -130,15 +131,17 @@ def open_store(location: Location | None = None, *, verbose: bool = False) -> Mo
     apply_mlflow_env()
     if loc.is_http:
         probe_server(loc)
-    with mlflow_errors(loc, "import MLflow"):
+    # The client builds its SQL store (SQLAlchemy's models) on creation: part of the import.
+    with bulk_import():
+        with mlflow_errors(loc, "import MLflow"):
+            _quiet_mlflow(verbose)
+            from mlflow import MlflowClient
         _quiet_mlflow(verbose)
-        from mlflow import MlflowClient
-    _quiet_mlflow(verbose)
-    if loc.embedded:
-        with mlflow_errors(loc, "create the embedded store"):
-            _create_embedded(loc)
-    with mlflow_errors(loc, "connect"):
-        client = MlflowClient(tracking_uri=loc.tracking_uri, registry_uri=loc.registry_uri)
+        if loc.embedded:
+            with mlflow_errors(loc, "create the embedded store"):
+                _create_embedded(loc)
+        with mlflow_errors(loc, "connect"):
+            client = MlflowClient(tracking_uri=loc.tracking_uri, registry_uri=loc.registry_uri)
     return ModelStore(loc, client)
 
 
