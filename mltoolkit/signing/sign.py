@@ -71,8 +71,16 @@ def _sign_legacy(client: Any, target: Target, signer: Signer, annotations: dict[
 def attach_legacy_attestation(
     client: Any, target: Target, signer: Signer, stmt: bytes, predicate_type: str
 ) -> str:
-    """Add a DSSE envelope of ``stmt`` to the ``.att`` tag unless this key already signed it."""
-    current = storage.read_tag(client, target.repo, target.digest, "att")
+    """Add a DSSE envelope of ``stmt`` to the ``.att`` tag unless this key already signed it.
+
+    Only layers announcing this predicate type (or none) can hold the same Statement: the
+    others' blobs are not fetched (an image gathers one layer per attestation, run after run).
+    """
+
+    def same_type(annotations: dict[str, str]) -> bool:
+        return annotations.get(storage.PREDICATE_TYPE_ANNOTATION) in (None, predicate_type)
+
+    current = storage.read_tag(client, target.repo, target.digest, "att", same_type)
     public = signer.public_key()
     for layer in current.layers:
         try:

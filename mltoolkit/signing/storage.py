@@ -44,11 +44,16 @@ class Layer:
 
 @dataclass
 class TagManifest:
-    """The layers found under a ``.sig``/``.att`` tag (empty when the tag does not exist)."""
+    """The layers found under a ``.sig``/``.att`` tag (empty when the tag does not exist).
+
+    ``descriptors`` are the stored manifest's layer descriptors, all of them and as stored:
+    what a write keeps. ``layers`` are the ones read with their blobs.
+    """
 
     tag: str
     layers: list[Layer] = field(default_factory=list)
     exists: bool = False
+    descriptors: list[dict[str, Any]] = field(default_factory=list)
 
 
 def legacy_tag(digest: Digest, suffix: str) -> str:
@@ -76,7 +81,7 @@ def read_tag(
     """Read the layers (and their blobs) stored under the image's ``.sig``/``.att`` tag.
 
     ``wanted`` sees each layer's annotations and leaves out the others without fetching their
-    blobs (for reading only: a TagManifest read that way must not be written back).
+    blobs; ``write_tag`` still keeps them, from the stored descriptors.
     """
     tag = legacy_tag(digest, suffix)
     manifest = fetch_manifest(client, repo, tag)
@@ -84,8 +89,10 @@ def read_tag(
         return TagManifest(tag)
     doc = json.loads(manifest.data)
     layers = []
+    descriptors = []
     for index, desc in enumerate(doc.get("layers", [])):
         blob_digest = Digest.parse(str(desc.get("digest", "")), where=f"{repo.name}:{tag}")
+        descriptors.append(desc)
         annotations = {str(k): str(v) for k, v in (desc.get("annotations") or {}).items()}
         if wanted is not None and not wanted(annotations):
             continue
@@ -98,7 +105,7 @@ def read_tag(
                 index=index,
             )
         )
-    return TagManifest(tag, layers, exists=True)
+    return TagManifest(tag, layers, exists=True, descriptors=descriptors)
 
 
 def _descriptor(layer: Layer) -> dict[str, Any]:
@@ -111,19 +118,28 @@ def _descriptor(layer: Layer) -> dict[str, Any]:
 
 
 def write_tag(client: RegistryClient, repo: ImageRef, current: TagManifest, new: Layer) -> Digest:
-    """Push ``new`` as one more layer of the tag's manifest, keeping the existing layers."""
-    layers = [*current.layers, new]
-    for layer in layers:
+    """Push ``new`` as one more layer of the tag's manifest, keeping the existing layers.
+
+    The stored descriptors are kept as stored, and their blobs are not checked again: the
+    registry accepted the manifest that names them, in this repository. Only layers built in
+    memory (``current.layers`` with no descriptors) are uploaded when missing.
+    """
+    kept = list(current.descriptors)
+    pending = [] if kept else list(current.layers)
+    pending.append(new)
+    for layer in pending:
         if not client.blob_exists(repo, Digest.parse(layer.digest)):
             client.put_blob(repo, layer.blob)
+    descriptors = kept + [_descriptor(layer) for layer in pending]
+    digests = [str(d.get("digest", "")) for d in descriptors]
     # The config cosign writes for these images: an empty image config naming the layers.
     config = json.dumps(
         {
             "architecture": "",
             "created": "0001-01-01T00:00:00Z",
-            "history": [{"created": "0001-01-01T00:00:00Z"} for _ in layers],
+            "history": [{"created": "0001-01-01T00:00:00Z"} for _ in descriptors],
             "os": "",
-            "rootfs": {"type": "layers", "diff_ids": [layer.digest for layer in layers]},
+            "rootfs": {"type": "layers", "diff_ids": digests},
             "config": {},
         },
         separators=(",", ":"),
@@ -133,7 +149,7 @@ def write_tag(client: RegistryClient, repo: ImageRef, current: TagManifest, new:
         "schemaVersion": 2,
         "mediaType": OCI_MANIFEST,
         "config": {"mediaType": OCI_CONFIG, "size": len(config), "digest": str(config_digest)},
-        "layers": [_descriptor(layer) for layer in layers],
+        "layers": descriptors,
     }
     data = json.dumps(manifest, separators=(",", ":")).encode()
     return client.put_manifest(repo, current.tag, data, OCI_MANIFEST)

@@ -526,3 +526,60 @@ def test_ci_outputs_and_job_summaries(client, keys, repo, tmp_path, capsys, monk
     assert out["verified"] == "true"
     assert out["predicate-types"] == "https://cosign.sigstore.dev/attestation/vuln/v1"
     assert text.startswith(f"### Attestations verified: `{pinned}`")
+
+
+class _CountingClient:
+    """The registry client, counting the blobs read and the blobs checked."""
+
+    def __init__(self, client: RegistryClient) -> None:
+        self._client = client
+        self.read: list[str] = []
+        self.checked: list[str] = []
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._client, name)
+
+    def get_blob(self, repo: ImageRef, digest: Digest) -> bytes:
+        self.read.append(str(digest))
+        return self._client.get_blob(repo, digest)
+
+    def blob_exists(self, repo: ImageRef, digest: Digest) -> bool:
+        self.checked.append(str(digest))
+        return self._client.blob_exists(repo, digest)
+
+
+def test_attesting_reads_only_the_layers_of_its_own_predicate_type(client, keys, repo) -> None:
+    from mltoolkit.signing.attest import attest_image
+    from mltoolkit.signing.verify import Trust, TrustedKey, verify_attestations
+
+    image = push_image(client, repo)
+    target = target_of(client, image)
+    signer = load_signer(str(keys["one"]))
+    vuln = "https://cosign.sigstore.dev/attestation/vuln/v1"
+    sbom = "https://cyclonedx.org/bom"
+    for n in range(3):
+        attest_image(client, target, signer, vuln, {"run": n}, "legacy")
+    before = client.get_manifest(image.repo_only(), storage.legacy_tag(image.digest, "att"))
+    kept = json.loads(before.data)["layers"]
+
+    counting = _CountingClient(client)
+    first = attest_image(counting, target, signer, sbom, {"components": []}, "legacy")
+    assert first.written["legacy"] == f"added to {storage.legacy_tag(image.digest, 'att')}"
+    # none of the three vuln layers was read or checked again: only the new layer's blob
+    assert not set(counting.read) & {d["digest"] for d in kept}
+    assert not set(counting.checked) & {d["digest"] for d in kept}
+    after = client.get_manifest(image.repo_only(), storage.legacy_tag(image.digest, "att"))
+    layers = json.loads(after.data)["layers"]
+    assert layers[:3] == kept  # kept as stored, in order
+    assert layers[3]["annotations"][storage.PREDICATE_TYPE_ANNOTATION] == sbom
+
+    # the same Statement again: found among the layers of its type, nothing written
+    again = attest_image(
+        _CountingClient(client), target, signer, sbom, {"components": []}, "legacy"
+    )
+    assert again.written["legacy"].startswith("unchanged")
+    trust = Trust([TrustedKey("one", load_signer(str(keys["one"])).public_key())])
+    report = verify_attestations(client, target, trust)
+    found = sorted(str(v.predicate_type) for v in report.verified)
+    assert found == sorted([sbom, vuln, vuln, vuln])
+    assert report.rejected == []
