@@ -125,6 +125,7 @@ def collect_evidence(
     # Both passes list the referrers; the second is served from what the first read.
     shared = cast("RegistryClient", reader)
     target = resolved_target(shared, ref)
+    reader.prefetch(target)
     report = EvidenceReport(str(target.digest))
     signatures = verify_signatures(shared, target, trust)
     attestations = verify_attestations(shared, target, trust)

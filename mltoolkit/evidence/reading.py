@@ -11,15 +11,25 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import suppress
 from typing import TYPE_CHECKING, Any
 
+from mltoolkit.errors import Error
+from mltoolkit.oci.reference import Digest
 from mltoolkit.signing import bundle, storage
 from mltoolkit.signing.verify import layer_source
 
 if TYPE_CHECKING:
-    from mltoolkit.oci.reference import Digest, ImageRef
+    from mltoolkit.oci.reference import ImageRef
     from mltoolkit.oci.registry import Manifest, RegistryClient
     from mltoolkit.signing.target import Target
+
+
+# Requests in flight at once while prefetching: what one registry connection pool (requests'
+# default: 10 per host) serves without queueing.
+PREFETCH_WORKERS = 8
 
 
 class ReadOnce:
@@ -56,6 +66,53 @@ class ReadOnce:
         if key not in self._blobs:
             self._blobs[key] = self._client.get_blob(repo, digest)
         return self._blobs[key]
+
+    def prefetch(self, target: Target, workers: int = PREFETCH_WORKERS) -> None:
+        """Read what both passes will ask for about ``target``, several requests at a time.
+
+        The passes read item after item; against a registry tens of milliseconds away, an
+        image with a few dozen signatures and attestations spends seconds waiting on those
+        round trips. The tag manifests and the referrers list come first, one by one (they
+        also settle the registry's token for the repository); then every layer blob, bundle
+        manifest and bundle blob they name, in parallel. Nothing is verified here, and a read
+        that fails is simply not kept: the pass asks again and reports it in its own words.
+        """
+        repo = target.repo
+        blobs: list[str] = []
+        for suffix in ("sig", "att"):
+            try:
+                manifest = self.get_manifest(repo, storage.legacy_tag(target.digest, suffix))
+            except Error:
+                continue
+            blobs += [str(d.get("digest", "")) for d in _json(manifest.data).get("layers") or []]
+        try:
+            listing = self.referrers(repo, target.digest)
+        except Error:
+            listing = []
+        bundles = [
+            str(d.get("digest", ""))
+            for d in listing
+            if str(d.get("artifactType", "")).startswith(bundle.BUNDLE_MEDIA_PREFIX)
+        ]
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="evidence") as pool:
+            list(pool.map(lambda d: self._quietly(self.get_manifest, repo, d), bundles))
+            for digest in bundles:
+                stored = self._manifests.get((repo.name, digest))
+                layers = _json(stored.data).get("layers") if stored is not None else None
+                for layer in layers or []:
+                    if str(layer.get("mediaType", "")).startswith(bundle.BUNDLE_MEDIA_PREFIX):
+                        blobs.append(str(layer.get("digest", "")))
+                        break
+            list(pool.map(lambda d: self._quietly(self._blob_of, repo, d), blobs))
+
+    def _blob_of(self, repo: ImageRef, digest: str) -> bytes:
+        return self.get_blob(repo, Digest.parse(digest))
+
+    @staticmethod
+    def _quietly(read: Callable[[ImageRef, str], object], repo: ImageRef, item: str) -> None:
+        # The pass reads it again and reports why it cannot.
+        with suppress(Error):
+            read(repo, item)
 
     def stored_items(self, target: Target) -> dict[str, tuple[str, str | None]]:
         """For each source name the verifier used: the digest of the stored item (layer or

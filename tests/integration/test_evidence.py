@@ -121,3 +121,63 @@ def test_lists_referrers_once_names_stored_items_and_tags_rejections(
         assert "does not verify" in reason
         assert reason.endswith(f"(claims to be approval evidence, {APPROVAL})")
         assert source.startswith(("bundle referrer ", f"{image.name}:"))
+
+
+def test_evidence_is_read_in_parallel_once_and_verified_as_before(
+    client, registry, signers, monkeypatch
+) -> None:
+    import threading
+    import time
+
+    image = push_image(client, f"{registry}/evidence/{uuid.uuid4().hex[:8]}")
+    target = pinned_target(client, image, action="sign")
+    ci = load_signer(f"{signers['ci']}.key")
+    sign_image(client, target, ci, {}, "both")
+    for n in range(4):
+        attest_image(client, target, ci, SCAN_RESULT, {"critical": n}, "both")
+    # one referrer whose bundle blob is gone: the prefetch fails on it and the pass reports it
+    referrer = client.referrers(image.repo_only(), image.digest)[0]
+    broken = json.loads(client.get_manifest(image.repo_only(), referrer["digest"]).data)
+    missing = broken["layers"][0]["digest"]
+
+    reads: list[str] = []
+    in_flight = {"now": 0, "most": 0}
+    lock = threading.Lock()
+    real_get_blob = RegistryClient.get_blob
+
+    def get_blob(self, repo, digest):  # type: ignore[no-untyped-def]
+        with lock:
+            reads.append(str(digest))
+            in_flight["now"] += 1
+            in_flight["most"] = max(in_flight["most"], in_flight["now"])
+        try:
+            time.sleep(0.05)  # a registry some distance away
+            if str(digest) == missing:
+                from mltoolkit.errors import ExternalError
+
+                raise ExternalError("blob unknown", where=str(digest))
+            return real_get_blob(self, repo, digest)
+        finally:
+            with lock:
+                in_flight["now"] -= 1
+
+    monkeypatch.setattr(RegistryClient, "get_blob", get_blob)
+    trust = Trust(
+        keys={"ci": KeySigner("ci", path=Path(f"{signers['ci']}.pub"))},
+        evidence={EvidenceType.SIGNATURE: ("ci",), EvidenceType.VULNERABILITY_SCAN: ("ci",)},
+    )
+    from mltoolkit.errors import ExternalError
+
+    with pytest.raises(ExternalError, match="blob unknown"):
+        # the failed read is met again by the verification pass, which raises it as before
+        collect_evidence(client, f"{image.name}@{image.digest}", trust)
+    assert in_flight["most"] > 1
+
+    reads.clear()
+    in_flight["most"] = 0
+    missing = "none"
+    report = collect_evidence(client, f"{image.name}@{image.digest}", trust)
+    assert in_flight["most"] > 1
+    assert len(reads) == len(set(reads))  # every blob read once
+    assert sorted(e.type for e in report.verified) == ["signature"] * 2 + ["vulnerability-scan"] * 8
+    assert report.rejected == []
