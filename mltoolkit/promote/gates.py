@@ -82,6 +82,9 @@ class ApprovalVerdict:
     counted: bool
     reason: str
     source: str
+    # Would count, but its approver is counted already: the same approval stored in a second
+    # format (.att layer and bundle), or the same person approving again.
+    duplicate: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON view."""
@@ -312,6 +315,14 @@ def judge_approvals(
         reason = _approval_problem(
             _Context(facts, env, rules, now, allowed, built_by, counted), item, approval
         )
+        duplicate = (
+            reason is not None
+            and item.signer in counted
+            and _approval_problem(
+                _Context(facts, env, rules, now, allowed, built_by, set()), item, approval
+            )
+            is None
+        )
         if reason is None:
             counted.add(item.signer)
         verdicts.append(
@@ -323,6 +334,7 @@ def judge_approvals(
                 reason is None,
                 reason or "counted",
                 item.source,
+                duplicate,
             )
         )
     return tuple(verdicts)
@@ -392,11 +404,15 @@ def _approvals_gate(
     if rules.separation_of_duties:
         required += ", not the builder"
     good = sorted({v.approver for v in verdicts if v.counted})
-    found = f"{len(good)} counted" + (
-        f", {sum(not v.counted for v in verdicts)} not counted"
-        if any(not v.counted for v in verdicts)
-        else ""
-    )
+    duplicates = sum(v.duplicate for v in verdicts)
+    refused_count = sum(not v.counted and not v.duplicate for v in verdicts)
+    # Duplicates apart: "2 counted, 2 not counted" for two approvals stored in both formats
+    # reads as two refusals to whoever approves.
+    found = f"{len(good)} counted"
+    if refused_count:
+        found += f", {refused_count} not counted"
+    if duplicates:
+        found += f", {duplicates} duplicate{'s' if duplicates != 1 else ''}"
     ok = len(good) >= rules.required
     why = ""
     if not ok:

@@ -221,8 +221,29 @@ def test_duplicate_approver_counted_once() -> None:
     report = _full(_approval("alice"), _approval("alice", age=timedelta(hours=2)))
     result = evaluate(_policy(), "production", _facts(), report, NOW)
     approvals = _gate(result, "approvals")
-    assert approvals.found == "1 counted, 1 not counted"
+    assert approvals.found == "1 counted, 1 duplicate"
     assert "alice: a duplicate: alice is counted once" in approvals.why
+
+
+def test_approvals_stored_in_both_formats_are_duplicates_not_refusals() -> None:
+    # Each approval as an .att layer and as a bundle, plus one that does not count.
+    report = _full(
+        _approval("alice"),
+        _approval("alice"),
+        _approval("bob"),
+        _approval("bob"),
+        _approval("carol", env="staging"),
+    )
+    result = evaluate(_policy(), "production", _facts(), report, NOW)
+    approvals = _gate(result, "approvals")
+    assert approvals.passed
+    assert approvals.found == "2 counted, 1 not counted, 2 duplicates"
+    dupes = [v.approver for v in result.approvals if v.duplicate]
+    assert dupes == ["alice", "bob"]
+    # A duplicate that also fails on its own is a refusal, not a duplicate.
+    late = _full(_approval("alice"), _approval("alice", env="staging"), _approval("bob"))
+    found = _gate(evaluate(_policy(), "production", _facts(), late, NOW), "approvals").found
+    assert found == "2 counted, 1 not counted"
 
 
 def test_approver_not_in_the_list() -> None:
