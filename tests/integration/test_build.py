@@ -12,7 +12,6 @@ import os
 import re
 import socket
 import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -20,11 +19,10 @@ from pathlib import Path
 
 import pytest
 import requests
+from support.cli import run_cli
 
 pytestmark = pytest.mark.integration
 
-ROOT = Path(__file__).resolve().parents[2]
-PYTHON = ROOT / ".venv" / "bin" / "python"
 EPOCH = "1700000000"
 EPOCH_RFC3339 = "2023-11-14T22:13:20Z"
 MANIFEST_TYPES = ", ".join(
@@ -35,19 +33,6 @@ MANIFEST_TYPES = ", ".join(
         "application/vnd.oci.image.index.v1+json",
     ]
 )
-
-
-def run_cli(*args: str, env: dict[str, str], cwd: Path | None = None, timeout: float = 600):
-    python = str(PYTHON if PYTHON.exists() else sys.executable)
-    return subprocess.run(
-        [python, "-m", "mltoolkit", *args],
-        env=env,
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
 
 
 @pytest.fixture
