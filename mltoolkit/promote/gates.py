@@ -304,6 +304,7 @@ def judge_approvals(
     counted: set[str] = set()
     verdicts: list[ApprovalVerdict] = []
     items = sorted(evidence.of_type(str(EvidenceType.APPROVAL)), key=_approval_time)
+    ctx = _Context(facts, env, rules, now, allowed, built_by)
     for item in items:
         try:
             approval = parse_approval(item.predicate)
@@ -312,17 +313,10 @@ def judge_approvals(
                 ApprovalVerdict(item.signer, "?", "?", "", False, str(exc), item.source)
             )
             continue
-        reason = _approval_problem(
-            _Context(facts, env, rules, now, allowed, built_by, counted), item, approval
-        )
-        duplicate = (
-            reason is not None
-            and item.signer in counted
-            and _approval_problem(
-                _Context(facts, env, rules, now, allowed, built_by, set()), item, approval
-            )
-            is None
-        )
+        reason = _approval_problem(ctx, item, approval)
+        duplicate = reason is None and item.signer in counted
+        if duplicate:
+            reason = f"a duplicate: {item.signer} is counted once"
         if reason is None:
             counted.add(item.signer)
         verdicts.append(
@@ -353,11 +347,10 @@ class _Context:
     now: datetime
     allowed: set[str]
     built_by: set[str]
-    counted: set[str]
 
 
 def _approval_problem(ctx: _Context, item: Evidence, approval: Approval) -> str | None:
-    """Why one approval does not count (None: it counts)."""
+    """Why one approval does not count on its own (None: it counts, once per approver)."""
     facts, env, rules = ctx.facts, ctx.env, ctx.rules
     if item.digest != facts.digest or approval.digest != facts.digest:
         return f"for image {_short(approval.digest)}, not {_short(facts.digest)}"
@@ -379,8 +372,6 @@ def _approval_problem(ctx: _Context, item: Evidence, approval: Approval) -> str 
             f"expired: given {format_time(approval.time)}, "
             f"older than the max-age of {_duration(rules.max_age)}"
         )
-    if item.signer in ctx.counted:
-        return f"a duplicate: {item.signer} is counted once"
     return None
 
 
